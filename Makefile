@@ -1,0 +1,60 @@
+# Larkspur support bot. `make help` lists the commands.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RASA_ENV := .venv/rasa
+ACT_ENV  := .venv/actions
+RASA     := $(RASA_ENV)/bin/rasa
+RASA_PY  := $(RASA_ENV)/bin/python
+ACT_PY   := $(ACT_ENV)/bin/python
+MODEL    := models/rasa/bot.tar.gz
+
+# Nothing is downloaded at run time, and Rasa sends no telemetry.
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard bot/nlu/*.py)
+
+.PHONY: help venvs train run shell test nlu-report nlu-compare clean
+
+help: ## Show this help
+	@echo "Larkspur support bot"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+venvs: $(RASA_ENV)/.installed $(ACT_ENV)/.installed ## Create both virtual environments (idempotent)
+
+$(RASA_ENV)/.installed: requirements/rasa.lock requirements/rasa.nodeps
+	scripts/make-venv 3.10 $(RASA_ENV) rasa
+
+$(ACT_ENV)/.installed: requirements/actions.lock requirements/actions.nodeps
+	scripts/make-venv 3.11 $(ACT_ENV) actions
+
+train: $(MODEL) ## Train the Rasa model (only when data/, config.yml or domain.yml changed)
+
+$(MODEL): $(TRAIN_INPUTS) | venvs
+	$(RASA) train --config config.yml --domain domain.yml --data data --out models/rasa --fixed-model-name bot
+	@touch $(MODEL)
+
+run: venvs $(MODEL) ## Start the action server and the Rasa server; prints where to talk to the bot
+	@$(ACT_PY) -m bot run
+
+shell: venvs $(MODEL) ## Talk to the bot in the terminal (rasa shell against the action server)
+	@$(ACT_PY) -m bot shell
+
+test: venvs $(MODEL) ## Validate the data, run the test stories, the held-out NLU report and pytest
+	$(RASA) data validate --config config.yml --domain domain.yml --data data
+	$(RASA) test core --model $(MODEL) --stories tests/stories --out reports/rasa-core --fail-on-prediction-errors
+	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
+	@$(ACT_PY) -m pytest tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+nlu-report: venvs $(MODEL) ## Held-out NLU accuracy, macro-F1, confusions, threshold sweep -> reports/nlu.md
+	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
+
+nlu-compare: venvs ## Train and compare the candidate NLU pipelines -> reports/nlu_pipelines.md
+	$(RASA_PY) -m bot.evaluation.compare_pipelines
+
+clean: ## Remove trained models and local data (var/); keeps the environments
+	rm -rf models/rasa var reports/rasa-core

@@ -1,0 +1,95 @@
+"""`python -m bot ...`: a thin skin over the library.
+
+  python -m bot run          start the action server and the Rasa server (make run)
+  python -m bot shell        talk to the bot in the terminal (make shell)
+  python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
+                             (runs in the Rasa environment: make nlu-report)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from bot.settings import get_settings
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bot.launcher import run_forever
+
+    return run_forever(get_settings())
+
+
+def _cmd_shell(args: argparse.Namespace) -> int:
+    """rasa shell against the running action server; starts one for the session if none runs."""
+    from bot import launcher
+
+    settings = get_settings()
+    started: List[launcher.Server] = []
+    try:
+        if not launcher.is_healthy(f"{settings.action_url}/health"):
+            print("No action server is running; starting one for this shell...", flush=True)
+            started.append(launcher.start_action_server(settings, settings.var_dir / "logs"))
+            launcher.wait_until_healthy(started, timeout_s=60)
+        rasa = settings.root / launcher.RASA_VENV / "bin" / "rasa"
+        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", HF_HUB_OFFLINE="1")
+        return subprocess.call(
+            [
+                str(rasa), "shell",
+                "--model", str(settings.rasa_model_path),
+                "--endpoints", str(settings.root / "endpoints.yml"),
+                "--port", str(args.port),
+            ],
+            cwd=settings.root,
+            env=env,
+        )
+    except launcher.StartupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        launcher.stop(started)
+
+
+def _cmd_nlu_report(args: argparse.Namespace) -> int:
+    from bot.evaluation.nlu_report import main as report_main
+
+    return report_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start both servers and wait (Ctrl-C stops them)")
+    run.set_defaults(func=_cmd_run)
+
+    shell = sub.add_parser("shell", help="talk to the bot in the terminal")
+    shell.add_argument("--port", type=int, default=5006,
+                       help="port for the shell's own Rasa process (default 5006)")
+    shell.set_defaults(func=_cmd_shell)
+
+    report = sub.add_parser(
+        "nlu-report",
+        help="evaluate a Rasa model on the held-out NLU set",
+        description="Example: python -m bot nlu-report --model models/rasa/bot.tar.gz "
+                    "--data tests/nlu/heldout.yml --out reports/nlu.md",
+    )
+    report.add_argument("--model", type=Path, default=None, help="Rasa model (.tar.gz)")
+    report.add_argument("--data", type=Path, default=Path("tests/nlu/heldout.yml"))
+    report.add_argument("--out", type=Path, default=Path("reports/nlu.md"))
+    report.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    report.add_argument("--title", default="NLU on the held-out set")
+    report.set_defaults(func=_cmd_nlu_report)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,224 @@
+"""Starts the action server and the Rasa server, waits until both answer, stops them cleanly.
+
+Used by `python -m bot run` (what `make run` calls) and by the integration tests, so the tests
+start the servers exactly the way a user does. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, IO, List, Optional
+
+from bot.settings import Settings
+
+RASA_VENV = ".venv/rasa"
+ACTIONS_VENV = ".venv/actions"
+
+
+class StartupError(RuntimeError):
+    """A server did not come up; the message says which and shows the end of its log."""
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    health_url: str
+    log_path: Path
+    _log: IO = field(repr=False, default=None)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "RASA_TELEMETRY_ENABLED": "false",
+            "HF_HUB_OFFLINE": "1",  # nothing is ever downloaded at run time
+            "TRANSFORMERS_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "BOT_TRACKER_URL": settings.tracker_url,
+            "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
+            "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+def _spawn(name: str, cmd: List[str], settings: Settings, health_url: str, log_path: Path) -> Server:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        cmd,
+        cwd=settings.root,
+        env=_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the children
+    )
+    return Server(name, process, health_url, log_path, log)
+
+
+def start_action_server(settings: Settings, log_dir: Path) -> Server:
+    python = settings.root / ACTIONS_VENV / "bin" / "python"
+    cmd = [str(python), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+    return _spawn(
+        "action server", cmd, settings, f"{settings.action_url}/health", log_dir / "actions.log"
+    )
+
+
+def start_rasa_server(
+    settings: Settings,
+    log_dir: Path,
+    endpoints: Path,
+    credentials: Path,
+    model: Optional[Path] = None,
+) -> Server:
+    rasa = settings.root / RASA_VENV / "bin" / "rasa"
+    cmd = [
+        str(rasa), "run",
+        "--model", str(model or settings.rasa_model_path),
+        "--endpoints", str(endpoints),
+        "--credentials", str(credentials),
+        "--port", str(settings.rasa_port),
+        "--interface", settings.host,
+    ]
+    return _spawn("Rasa server", cmd, settings, f"{settings.rasa_url}/", log_dir / "rasa.log")
+
+
+def is_healthy(url: str, timeout_s: float = 2.0) -> bool:
+    """True when `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return False
+
+
+def wait_until_healthy(servers: List[Server], timeout_s: float = 180.0) -> None:
+    """Polls each server's health URL; raises StartupError if one exits or the time runs out."""
+    deadline = time.monotonic() + timeout_s
+    pending = list(servers)
+    while pending:
+        for server in list(pending):
+            if server.process.poll() is not None:
+                raise StartupError(
+                    f"the {server.name} exited with code {server.process.returncode}; "
+                    f"its log ({server.log_path}) ends with:\n{server.log_tail()}"
+                )
+            if is_healthy(server.health_url):
+                pending.remove(server)
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(s.name for s in pending)
+            raise StartupError(
+                f"{names} did not answer within {timeout_s:.0f} s; "
+                f"last log lines:\n{pending[0].log_tail()}"
+            )
+        if pending:
+            time.sleep(0.5)
+
+
+def stop(servers: List[Server], grace_s: float = 15.0) -> None:
+    """SIGTERM to each server's process group, then SIGKILL after the grace period."""
+    for server in servers:
+        if server.process.poll() is None:
+            try:
+                os.killpg(server.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + grace_s
+    for server in servers:
+        try:
+            server.process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(server.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            server.process.wait()
+        if server._log:
+            server._log.close()
+
+
+def check_ports_free(settings: Settings) -> None:
+    import socket
+
+    for name, port in (("Rasa", settings.rasa_port), ("action server", settings.action_port)):
+        with socket.socket() as sock:
+            if sock.connect_ex((settings.client_host, port)) == 0:
+                raise StartupError(
+                    f"port {port} (for the {name}) is already in use: is the bot already running? "
+                    f"Stop it, or pick other ports with BOT_RASA_PORT / BOT_ACTION_PORT."
+                )
+
+
+def banner(settings: Settings) -> str:
+    url = settings.rasa_url
+    return f"""
+Larkspur support bot is up.
+
+  Talk to it over REST:
+    curl -s {url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+         -d '{{"sender": "me", "message": "where is my order #123456"}}'
+  Or in the terminal (in another shell):  make shell
+  socket.io (web widget):                 {url}/socket.io
+  Action server:                          {settings.action_url}/health
+  Logs:                                   {settings.var_dir / 'logs'}
+
+Press Ctrl-C to stop both servers.
+"""
+
+
+def run_forever(settings: Settings) -> int:
+    """What `make run` does after the environments and the model exist."""
+    check_ports_free(settings)
+    log_dir = settings.var_dir / "logs"
+    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    servers = [
+        start_action_server(settings, log_dir),
+        start_rasa_server(
+            settings, log_dir, settings.root / "endpoints.yml", settings.root / "credentials.yml"
+        ),
+    ]
+    stopping = {"now": False}
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        stopping["now"] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        wait_until_healthy(servers)
+        print(banner(settings), flush=True)
+        while not stopping["now"]:
+            for server in servers:
+                if server.process.poll() is not None:
+                    print(
+                        f"The {server.name} stopped (exit code {server.process.returncode}); "
+                        f"its log ends with:\n{server.log_tail()}",
+                        file=sys.stderr,
+                    )
+                    return 1
+            time.sleep(0.5)
+        print("\nStopping...", flush=True)
+        return 0
+    except StartupError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        stop(servers)
+        print("Both servers stopped.", flush=True)

@@ -1,0 +1,93 @@
+"""MiniLMFeaturizer: dense sentence and token features from all-MiniLM-L6-v2 for DIET.
+
+Sentence feature: the normalised mean-pooled embedding (what sentence-transformers returns).
+Sequence features: for each Rasa token, the mean of the MiniLM wordpiece states inside its span,
+so the rows line up with the sparse features of the other featurizers.
+The model runs in NumPy (`bot.nlu.encoder`), loaded once per process from the packaged wheel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.nlu.constants import TOKENS_NAMES
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.encoder import MiniLMEncoder, pool_to_spans
+
+logger = logging.getLogger(__name__)
+
+_ENCODER: Optional[MiniLMEncoder] = None
+
+
+def _encoder(max_tokens: int) -> MiniLMEncoder:
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = MiniLMEncoder(max_tokens=max_tokens)
+        logger.info("nlu.minilm_loaded dim=%d", _ENCODER.dim)
+    return _ENCODER
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
+    @classmethod
+    def required_components(cls) -> List[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**DenseFeaturizer.get_default_config(), "max_tokens": 128, "batch_size": 64}
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        return ["tokenizers", "safetensors"]
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> "MiniLMFeaturizer":
+        return cls(execution_context.node_name, config)
+
+    @classmethod
+    def validate_config(cls, config: Dict[Text, Any]) -> None:
+        if int(config.get("max_tokens", 128)) < 8:
+            raise ValueError("MiniLMFeaturizer: max_tokens must be at least 8")
+
+    def _featurize(self, messages: List[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
+        if not todo:
+            return
+        encoder = _encoder(int(self._config["max_tokens"]))
+        encoded = encoder.encode([m.get(TEXT) for m in todo], int(self._config["batch_size"]))
+        for message, enc in zip(todo, encoded):
+            spans = [(t.start, t.end) for t in message.get(TOKENS_NAMES[TEXT])]
+            self.add_features_to_message(
+                sequence=pool_to_spans(enc, spans),
+                sentence=enc.sentence[np.newaxis, :],
+                attribute=TEXT,
+                message=message,
+            )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._featurize(messages)
+        return messages

@@ -1,0 +1,111 @@
+"""The one settings object.
+
+Every setting comes from an environment variable with the ``BOT_`` prefix and has a default that
+works on a laptop. Nothing else in the code reads ``os.environ`` for configuration.
+
+This module uses the standard library only: it is imported by the Rasa server (Python 3.10) and by
+the action server (Python 3.11) alike.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _as_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _as_float(name: str, raw: str) -> float:
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; raised at start-up, never in a conversation."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live
+    root: Path = ROOT
+    var_dir: Path = ROOT / "var"  # databases, logs, pid files (git-ignored)
+    models_dir: Path = ROOT / "models"
+
+    # Servers
+    host: str = "127.0.0.1"  # interface both servers listen on; 0.0.0.0 to expose them
+    rasa_port: int = 5005
+    action_port: int = 5055
+
+    # Rasa's tracker store. Default: a SQLite file under var/. PostgreSQL:
+    # BOT_TRACKER_URL=postgresql://user:password@host:5432/dbname
+    tracker_url: str = ""
+
+    # Guarding the conversation
+    max_message_chars: int = 2000  # longer messages are cut to this before NLU and storage
+    reply_deadline_s: float = 8.0  # a channel answers with a fallback if the bot takes longer
+    action_deadline_s: float = 4.0  # a custom action gives its fallback reply after this
+
+    def __post_init__(self) -> None:
+        if not self.tracker_url:
+            object.__setattr__(self, "tracker_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
+        if self.max_message_chars < 1:
+            raise SettingsError("BOT_MAX_MESSAGE_CHARS must be at least 1")
+        if self.reply_deadline_s <= 0 or self.action_deadline_s <= 0:
+            raise SettingsError("deadlines must be positive")
+
+    @property
+    def rasa_model_path(self) -> Path:
+        return self.models_dir / "rasa" / "bot.tar.gz"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.client_host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{self.client_host}:{self.action_port}"
+
+    @property
+    def client_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Builds settings from ``BOT_*`` variables (``BOT_RASA_PORT`` sets ``rasa_port``)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            name = f"BOT_{field.name.upper()}"
+            if name not in environ:
+                continue
+            raw = environ[name]
+            default = field.default
+            if isinstance(default, bool):
+                values[field.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                values[field.name] = _as_int(name, raw)
+            elif isinstance(default, float):
+                values[field.name] = _as_float(name, raw)
+            elif isinstance(default, Path):
+                values[field.name] = Path(raw).expanduser().resolve()
+            else:
+                values[field.name] = raw
+        return cls(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once from the environment."""
+    return Settings.from_env()
