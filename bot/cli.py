@@ -2,6 +2,8 @@
 
   python -m bot run          start the action server and the Rasa server (make run)
   python -m bot shell        talk to the bot in the terminal (make shell)
+  python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
+  python -m bot kb search Q  search the knowledge base
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
                              (runs in the Rasa environment: make nlu-report)
 """
@@ -55,6 +57,39 @@ def _cmd_shell(args: argparse.Namespace) -> int:
         launcher.stop(started)
 
 
+def _cmd_kb_build(args: argparse.Namespace) -> int:
+    from bot.retrieval.embedder import Embedder
+    from bot.retrieval.index import build_index
+
+    settings = get_settings()
+    report = build_index(
+        settings.articles_dir,
+        settings.kb_dir,
+        Embedder(settings.embedding_model),
+        index_type=args.index_type or settings.kb_index_type,
+    )
+    print(
+        f"Knowledge base: {report.passages} passages from {report.articles} articles "
+        f"({report.embedded_articles} embedded, {report.reused_articles} unchanged), "
+        f"{report.index_type} index, {report.seconds:.1f} s -> {settings.kb_dir}"
+    )
+    return 0
+
+
+def _cmd_kb_search(args: argparse.Namespace) -> int:
+    from bot.services import get_retriever
+
+    retriever = get_retriever()
+    result = retriever.search(args.query, k=args.k, mode=args.mode)
+    verdict = "answerable" if result.answerable else "nothing relevant (below the threshold)"
+    print(f"best score {result.best_score:.3f}, threshold {result.threshold:.2f}: {verdict}")
+    for hit in result.hits:
+        print(f"{hit.rank}. {hit.score:.3f}  {hit.article_id}  {hit.title} / {hit.heading or '(intro)'}")
+        print(f"   {hit.url}")
+        print("   " + hit.text[:200].replace("\n", " ") + ("..." if len(hit.text) > 200 else ""))
+    return 0
+
+
 def _cmd_nlu_report(args: argparse.Namespace) -> int:
     from bot.evaluation.nlu_report import main as report_main
 
@@ -74,6 +109,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="port for the shell's own Rasa process (default 5006)")
     shell.set_defaults(func=_cmd_shell)
 
+    kb = sub.add_parser("kb", help="the knowledge base: build, search")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    build = kb_sub.add_parser(
+        "build", help="build the index", description="Example: python -m bot kb build"
+    )
+    build.add_argument("--index-type", choices=["auto", "flat", "hnsw", "ivf"], default=None)
+    build.set_defaults(func=_cmd_kb_build)
+    search = kb_sub.add_parser(
+        "search", help="search the index",
+        description="Example: python -m bot kb search 'how long does a refund to PayPal take'",
+    )
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5)
+    search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None)
+    search.set_defaults(func=_cmd_kb_search)
+
     report = sub.add_parser(
         "nlu-report",
         help="evaluate a Rasa model on the held-out NLU set",
@@ -91,5 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("bm25s", "faiss.loader", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -52,6 +52,15 @@ class Settings:
     # BOT_TRACKER_URL=postgresql://user:password@host:5432/dbname
     tracker_url: str = ""
 
+    # Knowledge base (bot/retrieval/)
+    articles_dir: Path = ROOT / "knowledge" / "articles"
+    kb_dir: Path = ROOT / "models" / "kb"
+    embedding_model: str = "packaged:all-MiniLM-L6-v2"  # or any sentence-transformers id / path
+    kb_index_type: str = "auto"  # auto (by size), flat, hnsw or ivf
+    kb_search_mode: str = "hybrid"  # dense, bm25 or hybrid
+    kb_threshold: float = 0.45  # best passage's cosine below this: "I don't know" (reports/retrieval.md)
+    kb_top_k: int = 5
+
     # Guarding the conversation
     max_message_chars: int = 2000  # longer messages are cut to this before NLU and storage
     reply_deadline_s: float = 8.0  # a channel answers with a fallback if the bot takes longer

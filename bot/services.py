@@ -1,0 +1,63 @@
+"""The composition root of the action server: builds the heavy services once, lazily.
+
+Actions ask here for what they need; nothing is loaded at import time. `warm_up()` starts loading
+in a background thread when the action server starts, so the first customer does not wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Optional
+
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_retriever = None
+_embedder = None
+
+
+def get_embedder(settings: Optional[Settings] = None):
+    global _embedder
+    with _lock:
+        if _embedder is None:
+            from bot.retrieval.embedder import Embedder
+
+            _embedder = Embedder((settings or get_settings()).embedding_model)
+        return _embedder
+
+
+def get_retriever(settings: Optional[Settings] = None):
+    """The knowledge-base retriever; raises ManifestError (with the fix) if the index is unusable."""
+    global _retriever
+    settings = settings or get_settings()
+    embedder = get_embedder(settings)
+    with _lock:
+        if _retriever is None:
+            from bot.retrieval.index import load_index
+            from bot.retrieval.search import Retriever
+
+            kb = load_index(settings.kb_dir, settings.embedding_model, embedder.dim, settings.articles_dir)
+            _retriever = Retriever(kb, embedder, settings.kb_search_mode, settings.kb_threshold)
+            logger.info(
+                "kb.loaded passages=%d index=%s device=%s mode=%s threshold=%.2f",
+                len(kb.passages), kb.manifest["index_type"], kb.device,
+                settings.kb_search_mode, settings.kb_threshold,
+            )
+        return _retriever
+
+
+def warm_up() -> threading.Thread:
+    """Loads the retriever in the background; a failure is logged loudly (and retried on use)."""
+
+    def load() -> None:
+        try:
+            get_retriever()
+        except Exception:
+            logger.exception("kb.warm_up_failed")
+
+    thread = threading.Thread(target=load, name="warm-up", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,124 @@
+"""What a customer sees over REST, with both real servers running (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot import replies
+from tests.integration.conftest import tracker_events
+
+pytestmark = pytest.mark.integration
+
+OUT_OF_SCOPE_START = "Sorry, that's outside what I can help with"
+
+
+def test_track_order_goes_through_the_action_server(bot):
+    # Only action_answer_support can fill the order number into the reply (there is no slot for
+    # it), so this reply proves rasa-sdk 3.21 served Rasa 3.6.21 over HTTP.
+    texts, elapsed = bot.say("track-1", "where is my order #123456")
+    assert len(texts) == 1
+    assert texts[0].startswith("Let me help with order #123456.")
+    assert "Track" in texts[0]
+    assert elapsed < 2.0
+
+
+def test_weather_is_out_of_scope(bot):
+    texts, elapsed = bot.say("weather-1", "what's the weather in Paris")
+    assert texts == [texts[0]] and texts[0].startswith(OUT_OF_SCOPE_START)
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    "message, expected_start",
+    [
+        ("how do i get my money back for a broken lamp", "To get a refund"),
+        ("I forgot my password", "Choose Sign in > Forgot password"),
+        ("can I speak to a real person please", "I'll connect you with a person"),
+        ("tell me a joke", OUT_OF_SCOPE_START),
+        ("what is 17 times 23", OUT_OF_SCOPE_START),
+        ("hello", "Hi, I'm Larkspur's support assistant"),
+    ],
+)
+def test_replies_fit_the_message(bot, message, expected_start):
+    texts, elapsed = bot.say(f"fit-{abs(hash(message))}", message)
+    assert texts and texts[0].startswith(expected_start), texts
+    assert elapsed < 2.0
+
+
+def test_a_multi_turn_conversation_is_kept_in_the_sql_tracker_store(bot):
+    sender = "multi-1"
+    bot.say(sender, "hi there")
+    texts, _ = bot.say(sender, "can you cancel order 654321")
+    assert texts[0].startswith("To cancel order #654321")
+    bot.say(sender, "thanks a lot")
+    events = tracker_events(bot.settings, sender)
+    said = [e["text"] for e in events if e["event"] == "user"]
+    assert said == ["hi there", "can you cancel order 654321", "thanks a lot"]
+    intents = [e["parse_data"]["intent"]["name"] for e in events if e["event"] == "user"]
+    assert intents == ["greet", "cancel_order", "thank_you"]
+    assert any(e["event"] == "action" and e["name"] == "action_answer_support" for e in events)
+
+
+# --- bad input: a clear reply or a 4xx, never a 5xx, a crash or a hang -------------------------
+
+
+def test_empty_message_gets_a_prompt(bot):
+    for message in ["", "   ", "\n\t"]:
+        texts, _ = bot.say("empty-1", message)
+        assert texts == [replies.EMPTY_MESSAGE]
+
+
+def test_emoji_only_gets_a_reply(bot):
+    texts, _ = bot.say("emoji-1", "📦❓😡")
+    assert texts and all(texts)
+
+
+def test_nul_characters_are_removed_not_stored(bot):
+    texts, _ = bot.say("nul-1", "where is my order\x00 #222333\x00")
+    assert texts[0].startswith("Let me help with order #222333.")
+    stored = [e["text"] for e in tracker_events(bot.settings, "nul-1") if e["event"] == "user"]
+    assert stored == ["where is my order #222333"]
+
+
+def test_ten_thousand_characters_get_a_reply(bot):
+    texts, _ = bot.say("long-1", "please help me with my refund " * 350)
+    assert texts and all(texts)
+
+
+def test_a_megabyte_message_does_not_hurt_the_next_customer(bot):
+    texts, _ = bot.say("huge-1", "a" * 1_000_000, timeout=60)
+    assert texts and all(texts)
+    stored = [e["text"] for e in tracker_events(bot.settings, "huge-1") if e["event"] == "user"]
+    assert len(stored[0]) <= bot.settings.max_message_chars
+    # The server is still up and answers a normal message normally.
+    texts, elapsed = bot.say("huge-2", "where is my order #765432")
+    assert texts[0].startswith("Let me help with order #765432.")
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    "body, error_part",
+    [
+        (b"{not json", "not valid JSON"),
+        (b'["sender", "message"]', "JSON object"),
+        (b'"just a string"', "JSON object"),
+        (json.dumps({"sender": "x", "message": 123}).encode(), "'message' must be a string"),
+        (json.dumps({"sender": "x", "message": ["hi"]}).encode(), "'message' must be a string"),
+        (json.dumps({"sender": {"id": 1}, "message": "hi"}).encode(), "'sender' must be a string"),
+        (json.dumps({"sender": "", "message": "hi"}).encode(), "'sender' must be 1 to"),
+        (json.dumps({"sender": "x", "message": "hi", "metadata": [1]}).encode(), "'metadata'"),
+    ],
+)
+def test_malformed_requests_get_a_400_that_says_why(bot, body, error_part):
+    status, reply, _ = bot.post_raw(body)
+    assert status == 400
+    assert error_part in reply["error"]
+
+
+def test_the_servers_survived_all_of_it(bot):
+    for server in bot.servers:
+        assert server.process.poll() is None, server.log_tail()
+    texts, _ = bot.say("after-1", "bye")
+    assert texts == ["Thanks for contacting Larkspur. Have a good day!"]
