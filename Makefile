@@ -8,6 +8,7 @@ RASA     := $(RASA_ENV)/bin/rasa
 RASA_PY  := $(RASA_ENV)/bin/python
 ACT_PY   := $(ACT_ENV)/bin/python
 MODEL    := models/rasa/bot.tar.gz
+KB       := models/kb/manifest.json
 
 # Nothing is downloaded at run time, and Rasa sends no telemetry.
 export RASA_TELEMETRY_ENABLED := false
@@ -17,11 +18,11 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train run shell test nlu-report nlu-compare clean
+.PHONY: help venvs train kb run shell test nlu-report nlu-compare eval-retrieval bench clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
 venvs: $(RASA_ENV)/.installed $(ACT_ENV)/.installed ## Create both virtual environments (idempotent)
 
@@ -37,13 +38,18 @@ $(MODEL): $(TRAIN_INPUTS) | venvs
 	$(RASA) train --config config.yml --domain domain.yml --data data --out models/rasa --fixed-model-name bot
 	@touch $(MODEL)
 
-run: venvs $(MODEL) ## Start the action server and the Rasa server; prints where to talk to the bot
+kb: $(KB) ## Build the knowledge-base index (only new or changed articles are embedded)
+
+$(KB): $(wildcard knowledge/articles/*.md) | venvs
+	$(ACT_PY) -m bot kb build
+
+run: venvs $(MODEL) $(KB) ## Start the action server and the Rasa server; prints where to talk to the bot
 	@$(ACT_PY) -m bot run
 
-shell: venvs $(MODEL) ## Talk to the bot in the terminal (rasa shell against the action server)
+shell: venvs $(MODEL) $(KB) ## Talk to the bot in the terminal (rasa shell against the action server)
 	@$(ACT_PY) -m bot shell
 
-test: venvs $(MODEL) ## Validate the data, run the test stories, the held-out NLU report and pytest
+test: venvs $(MODEL) $(KB) ## Validate the data, run the test stories, the held-out NLU report and pytest
 	$(RASA) data validate --config config.yml --domain domain.yml --data data
 	$(RASA) test core --model $(MODEL) --stories tests/stories --out reports/rasa-core --fail-on-prediction-errors
 	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
@@ -56,5 +62,11 @@ nlu-report: venvs $(MODEL) ## Held-out NLU accuracy, macro-F1, confusions, thres
 nlu-compare: venvs ## Train and compare the candidate NLU pipelines -> reports/nlu_pipelines.md
 	$(RASA_PY) -m bot.evaluation.compare_pipelines
 
+eval-retrieval: venvs $(KB) ## Search quality (recall@1/5, MRR, unanswerable detection) -> reports/retrieval.md
+	$(ACT_PY) -m bot.evaluation.retrieval_report
+
+bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present) -> reports/bench_search.md
+	$(ACT_PY) -m bot.evaluation.bench_search
+
 clean: ## Remove trained models and local data (var/); keeps the environments
-	rm -rf models/rasa var reports/rasa-core
+	rm -rf models/rasa models/kb var reports/rasa-core

@@ -1,23 +1,41 @@
 """Custom actions served by the rasa-sdk action server (`python -m rasa_sdk --actions actions`).
 
-Actions are thin: read the tracker, ask one service, send the reply.
+Actions are thin: read the tracker, ask one service, send the reply, return events.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.answer import entity_values, pick_response
+from bot import services
+from bot.answer import SEARCH_FAILED, Answer, entity_values, extractive_answer, search_query
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 
+def _answer(question: str, entities: Dict[str, str]) -> Answer:
+    """Blocking: search the knowledge base and build the reply (runs in a worker thread)."""
+    settings = get_settings()
+    retriever = services.get_retriever(settings)
+    result = retriever.search(question, k=settings.kb_top_k)
+    question_vector = retriever.embed_query(question)
+    return extractive_answer(result, question_vector, retriever.embedder.encode, entities)
+
+
 class ActionAnswerSupport(Action):
-    """Answers any of the 27 support intents."""
+    """Answers the support intents from the knowledge base, or says honestly that it can't."""
+
+    def __init__(self) -> None:
+        # Instantiated once when the action server starts: load the index and model now, in the
+        # background, so the first customer does not wait for them.
+        services.warm_up()
 
     def name(self) -> Text:
         return "action_answer_support"
@@ -26,8 +44,27 @@ class ActionAnswerSupport(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        values = entity_values(tracker.latest_message.get("entities") or [])
-        response, template_values = pick_response(intent, values, domain.get("responses", {}))
-        logger.info("answer.response intent=%s response=%s", intent, response)
-        dispatcher.utter_message(response=response, **template_values)
-        return []
+        if intent == "contact_human_agent":
+            dispatcher.utter_message(response="utter_handoff")
+            return [SlotSet("handoff_offered", False)]
+
+        text = tracker.latest_message.get("text") or ""
+        raw_entities = tracker.latest_message.get("entities") or []
+        entities = entity_values(raw_entities)
+        question = search_query(intent, text, raw_entities)
+        deadline = get_settings().action_deadline_s
+        try:
+            answer = await asyncio.wait_for(asyncio.to_thread(_answer, question, entities), deadline)
+        except asyncio.TimeoutError:
+            logger.error("answer.search_timeout deadline_s=%s", deadline)
+            answer = Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
+        except Exception:
+            logger.exception("answer.search_failed")
+            answer = Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
+
+        logger.info(
+            "answer.sent intent=%s kind=%s sources=%s",
+            intent, answer.kind, [s["article_id"] for s in answer.sources[:3]],
+        )
+        dispatcher.utter_message(text=answer.text)
+        return [SlotSet("handoff_offered", answer.offers_handoff)]

@@ -57,7 +57,7 @@ class Settings:
     kb_dir: Path = ROOT / "models" / "kb"
     embedding_model: str = "packaged:all-MiniLM-L6-v2"  # or any sentence-transformers id / path
     kb_index_type: str = "auto"  # auto (by size), flat, hnsw or ivf
-    kb_search_mode: str = "hybrid"  # dense, bm25 or hybrid
+    kb_search_mode: str = "dense"  # dense, bm25 or hybrid; dense measured best (reports/retrieval.md)
     kb_threshold: float = 0.45  # best passage's cosine below this: "I don't know" (reports/retrieval.md)
     kb_top_k: int = 5
 

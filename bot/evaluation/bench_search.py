@@ -509,6 +509,14 @@ def _n(n: int) -> str:
     return f"{n:,}"
 
 
+def _bytes(count: float) -> str:
+    return f"{count / 1e9:.2f} GB" if count >= 1e9 else f"{count / 1e6:,.1f} MB"
+
+
+def _pct(fraction: float) -> str:
+    return f"{fraction:.0%}" if fraction >= 0.01 else f"{fraction:.1%}"
+
+
 def _ms(ms: float) -> str:
     return f"{ms:.3g}" if ms < 100 else f"{ms:,.0f}"
 
@@ -553,9 +561,9 @@ def growth_paragraph(cfg: BenchConfig, exact: ExactResults, ann: Sequence[AnnRow
         one, many = best[cfg.batches[0]], best[cfg.batches[-1]]
         lines.append("")
         lines.append(
-            f"At {_n(largest)} vectors ({largest * cfg.dim * 4 / 1e9:.2f} GB of float32), the fastest exact "
+            f"At {_n(largest)} vectors ({_bytes(largest * cfg.dim * 4)} of float32), the fastest exact "
             f"CPU method answers one query in {_ms(one.p50_ms)} ms ({one.method}, "
-            f"{one.bandwidth_fraction:.0%} of the measured bandwidth), i.e. at most ~{one.qps:,.0f} queries/s "
+            f"{_pct(one.bandwidth_fraction)} of the measured bandwidth), i.e. at most ~{one.qps:,.0f} queries/s "
             f"one at a time; batching {cfg.batches[-1]} queries raises that to ~{many.qps:,.0f} queries/s "
             f"({many.method}), because one pass over the vectors then serves the whole batch."
         )
@@ -634,6 +642,10 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
         "simply the slowest one). NumPy and torch compute scores in blocks of database rows that keep "
         f"the score matrix under {cfg.score_budget * 4 / 2**20:.0f} MiB, as a production search would; "
         f"FAISS blocks internally. torch and FAISS use {cpu_cores()} threads, NumPy's BLAS its default.")
+    if any(r.bandwidth_fraction and r.bandwidth_fraction > 1 for r in exact.rows):
+        add("")
+        add("A `bandwidth used` above 100% means the vectors fit in the CPU caches, which are faster "
+            "than memory: small collections are not limited by memory at all.")
     capped = [r for r in exact.rows if 0 < r.batches < cfg.min_batches]
     if capped:
         add("")
@@ -642,7 +654,7 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
             for r in capped) + ".")
     for n in cfg.sizes:
         add("")
-        add(f"### N = {_n(n)} ({n * cfg.dim * 4 / 1e6:,.0f} MB)")
+        add(f"### N = {_n(n)} ({_bytes(n * cfg.dim * 4)})")
         add("")
         add("| method | batch | batches | queries/s | p50 ms/batch | p99 ms/batch | bandwidth used |")
         add("|---|---:|---:|---:|---:|---:|---:|")
@@ -650,7 +662,7 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
             if not row.batches:
                 add(f"| {row.method} | {row.batch} | — | {row.note} | | | |")
                 continue
-            frac = "n/a (GPU memory)" if row.bandwidth_fraction is None else f"{row.bandwidth_fraction:.0%}"
+            frac = "n/a (GPU memory)" if row.bandwidth_fraction is None else _pct(row.bandwidth_fraction)
             add(f"| {row.method} | {row.batch} | {row.batches} | {_qps(row.qps)} | {_ms(row.p50_ms)} | "
                 f"{_ms(row.p99_ms)} | {frac} |")
     add("")
@@ -787,7 +799,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out or get_settings().root / "reports" / "bench_search.md"
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    shown = " ".join(argv if argv is not None else sys.argv[1:])
+    shown = " ".join(argv if argv is not None else sys.argv[1:]) or "(defaults)"
     run(cfg, out, shown)
     print(f"Report written to {out}")
     return 0

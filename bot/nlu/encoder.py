@@ -113,9 +113,12 @@ class MiniLMEncoder:
         return x
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> List[Encoded]:
-        results: List[Encoded] = []
-        for start in range(0, len(texts), batch_size):
-            chunk = self.tokenizer.encode_batch(list(texts[start : start + batch_size]))
+        # Batches of similar length waste little on padding; results go back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        results: List[Optional[Encoded]] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            chunk = self.tokenizer.encode_batch([texts[i] for i in rows])
             seq = max(len(e.ids) for e in chunk)
             ids = np.zeros((len(chunk), seq), dtype=np.int64)
             mask = np.zeros((len(chunk), seq), dtype=np.float32)
@@ -125,16 +128,14 @@ class MiniLMEncoder:
             hidden = self._forward(ids, mask)
             pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=-1, keepdims=True), 1e-12)
-            for row, e in enumerate(chunk):
+            for row, (e, original) in enumerate(zip(chunk, rows)):
                 keep = [j for j, special in enumerate(e.special_tokens_mask) if not special]
-                results.append(
-                    Encoded(
-                        sentence=pooled[row].astype(np.float32),
-                        tokens=hidden[row, keep].astype(np.float32),
-                        offsets=[tuple(e.offsets[j]) for j in keep],
-                    )
+                results[original] = Encoded(
+                    sentence=pooled[row].astype(np.float32),
+                    tokens=hidden[row, keep].astype(np.float32),
+                    offsets=[tuple(e.offsets[j]) for j in keep],
                 )
-        return results
+        return results  # type: ignore[return-value]
 
 
 def pool_to_spans(encoded: Encoded, spans: Sequence[Tuple[int, int]]) -> np.ndarray:

@@ -11,6 +11,8 @@ from typing import List
 import yaml
 
 REQUIRED = ("id", "title", "url", "category", "updated")
+# Bumped whenever split_passages changes: the index then re-embeds every article.
+SPLIT_VERSION = 2
 
 
 class ArticleError(ValueError):
@@ -99,9 +101,15 @@ def _chunks(text: str, max_words: int) -> List[str]:
 
 
 def split_passages(article: Article, max_words: int = 160) -> List[Passage]:
-    """One passage per '## ' section (the intro is its own passage), long sections split further."""
+    """One passage per '## ' section (the intro joins the first), long sections split further."""
     sections = re.split(r"^##\s+(.+?)\s*$", article.body, flags=re.M)
-    pairs = [("", sections[0])] + list(zip(sections[1::2], sections[2::2]))
+    intro = sections[0].strip()
+    pairs = list(zip(sections[1::2], sections[2::2]))
+    if not pairs:
+        pairs = [("", intro)]
+    elif intro:
+        # The intro joins the first section: alone it is a summary that rarely answers anything.
+        pairs[0] = (pairs[0][0], f"{intro}\n\n{pairs[0][1].strip()}")
     passages: List[Passage] = []
     for heading, text in pairs:
         for chunk in _chunks(text.strip(), max_words):

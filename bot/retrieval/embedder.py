@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -63,21 +63,3 @@ class Embedder:
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
-
-def split_sentences(text: str) -> List[str]:
-    """Sentences and list items of a passage, for picking the ones that answer a question."""
-    import re
-
-    parts: List[str] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or set(line) <= set("|-: "):
-            continue
-        line = re.sub(r"^[-*]\s+|^\d+\.\s+", "", line)
-        line = line.replace("**", "")
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            parts.append(": ".join(c for c in cells if c))
-            continue
-        parts.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", line) if s.strip())
-    return parts

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from bot.retrieval.articles import Article, Passage, load_articles, split_passages
+from bot.retrieval.articles import SPLIT_VERSION, Article, Passage, load_articles, split_passages
 
 FORMAT_VERSION = 1
 HNSW_FROM = 20_000
@@ -69,7 +69,8 @@ def make_faiss_index(vectors: np.ndarray, index_type: str):
         index.hnsw.efConstruction = 80
         index.hnsw.efSearch = 64
     elif index_type == "ivf":
-        nlist = max(1, int(4 * np.sqrt(n)))
+        # about 4 sqrt(n) lists, but at least 39 training points per list (FAISS warns below that)
+        nlist = max(1, min(int(4 * np.sqrt(n)), n // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
         index.nprobe = max(1, nlist // 32)
@@ -116,7 +117,11 @@ def _read_previous(out_dir: Path, model: str, dim: int):
         return {}
     try:
         manifest = json.loads(manifest_path.read_text())
-        if manifest.get("embedding_model") != model or manifest.get("dim") != dim:
+        if (
+            manifest.get("embedding_model") != model
+            or manifest.get("dim") != dim
+            or manifest.get("split_version") != SPLIT_VERSION
+        ):
             return {}
         passages = [json.loads(line) for line in (out_dir / "passages.jsonl").read_text().splitlines()]
         vectors = np.load(out_dir / "vectors.npy")
@@ -196,6 +201,7 @@ def _write(out_dir, articles, passages, vectors, index, embedder, index_type, se
         "embedding_model": embedder.name,
         "dim": int(vectors.shape[1]),
         "normalized": True,
+        "split_version": SPLIT_VERSION,
         "passage_count": len(passages),
         "article_count": len(articles),
         "article_hashes": {a.id: a.content_hash for a in articles},

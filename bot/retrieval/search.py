@@ -9,6 +9,7 @@ it does not know instead of guessing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -80,6 +81,8 @@ class Retriever:
         self.threshold = threshold
         self.candidates = candidates
         self.keyword = KeywordIndex([p.context for p in kb.passages])
+        # Customers ask the same things again and again; the embedding of a question is reused.
+        self.embed_query = lru_cache(maxsize=2048)(embedder.encode_one)
 
     def _dense(self, query_vector: np.ndarray, k: int) -> List[int]:
         _, positions = self.kb.search(query_vector[None, :], k)
@@ -98,7 +101,7 @@ class Retriever:
         query = (query or "").strip()
         if not query:
             return SearchResult(query, [], self.threshold)
-        query_vector = self.embedder.encode_one(query)
+        query_vector = self.embed_query(query)
         positions = self._ranked(query, query_vector, mode or self.mode)[:k]
         cosines = self.kb.vectors[positions] @ query_vector if positions else []
         hits = [

@@ -14,36 +14,55 @@ pytestmark = pytest.mark.integration
 OUT_OF_SCOPE_START = "Sorry, that's outside what I can help with"
 
 
-def test_track_order_goes_through_the_action_server(bot):
-    # Only action_answer_support can fill the order number into the reply (there is no slot for
-    # it), so this reply proves rasa-sdk 3.21 served Rasa 3.6.21 over HTTP.
+def test_track_order_goes_through_the_action_server_and_the_knowledge_base(bot):
+    # The reply names the order (only action_answer_support can do that) and quotes the tracking
+    # article: rasa-sdk 3.21 served Rasa 3.6.21 over HTTP, and the knowledge base answered.
     texts, elapsed = bot.say("track-1", "where is my order #123456")
     assert len(texts) == 1
-    assert texts[0].startswith("Let me help with order #123456.")
-    assert "Track" in texts[0]
+    assert texts[0].startswith("About order #123456: ")
+    assert texts[0].endswith("https://help.larkspur.example/articles/track-your-order")
     assert elapsed < 2.0
 
 
 def test_weather_is_out_of_scope(bot):
     texts, elapsed = bot.say("weather-1", "what's the weather in Paris")
-    assert texts == [texts[0]] and texts[0].startswith(OUT_OF_SCOPE_START)
+    assert len(texts) == 1 and texts[0].startswith(OUT_OF_SCOPE_START)
+    assert elapsed < 2.0
+
+
+def test_a_knowledge_question_is_answered_from_the_right_article(bot):
+    texts, elapsed = bot.say("kb-1", "how long does a refund to PayPal take")
+    assert "3–5 business days" in texts[0]
+    assert "https://help.larkspur.example/articles/" in texts[0]
     assert elapsed < 2.0
 
 
 @pytest.mark.parametrize(
     "message, expected_start",
     [
-        ("how do i get my money back for a broken lamp", "To get a refund"),
-        ("I forgot my password", "Choose Sign in > Forgot password"),
         ("can I speak to a real person please", "I'll connect you with a person"),
         ("tell me a joke", OUT_OF_SCOPE_START),
         ("what is 17 times 23", OUT_OF_SCOPE_START),
         ("hello", "Hi, I'm Larkspur's support assistant"),
     ],
 )
-def test_replies_fit_the_message(bot, message, expected_start):
+def test_conversation_replies_fit_the_message(bot, message, expected_start):
     texts, elapsed = bot.say(f"fit-{abs(hash(message))}", message)
     assert texts and texts[0].startswith(expected_start), texts
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    "message, article",
+    [
+        ("I forgot my password", "recover-password"),
+        ("how do I unsubscribe from your emails", "newsletter"),
+        ("can i cancel my order", "cancel-an-order"),
+    ],
+)
+def test_support_questions_link_the_article_that_answers(bot, message, article):
+    texts, elapsed = bot.say(f"kb-{abs(hash(message))}", message)
+    assert texts[0].endswith(f"https://help.larkspur.example/articles/{article}"), texts
     assert elapsed < 2.0
 
 
@@ -51,7 +70,7 @@ def test_a_multi_turn_conversation_is_kept_in_the_sql_tracker_store(bot):
     sender = "multi-1"
     bot.say(sender, "hi there")
     texts, _ = bot.say(sender, "can you cancel order 654321")
-    assert texts[0].startswith("To cancel order #654321")
+    assert texts[0].startswith("About order #654321: ")
     bot.say(sender, "thanks a lot")
     events = tracker_events(bot.settings, sender)
     said = [e["text"] for e in events if e["event"] == "user"]
@@ -77,7 +96,7 @@ def test_emoji_only_gets_a_reply(bot):
 
 def test_nul_characters_are_removed_not_stored(bot):
     texts, _ = bot.say("nul-1", "where is my order\x00 #222333\x00")
-    assert texts[0].startswith("Let me help with order #222333.")
+    assert texts[0].startswith("About order #222333: ")
     stored = [e["text"] for e in tracker_events(bot.settings, "nul-1") if e["event"] == "user"]
     assert stored == ["where is my order #222333"]
 
@@ -94,7 +113,7 @@ def test_a_megabyte_message_does_not_hurt_the_next_customer(bot):
     assert len(stored[0]) <= bot.settings.max_message_chars
     # The server is still up and answers a normal message normally.
     texts, elapsed = bot.say("huge-2", "where is my order #765432")
-    assert texts[0].startswith("Let me help with order #765432.")
+    assert texts[0].startswith("About order #765432: ")
     assert elapsed < 2.0
 
 
