@@ -14,7 +14,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import services
-from bot.answer import SEARCH_FAILED, Answer, entity_values, extractive_answer, search_query
+from bot.answer import (
+    SEARCH_FAILED,
+    SUPPORT_INTENTS,
+    Answer,
+    entity_values,
+    extractive_answer,
+    search_query,
+)
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -29,13 +36,22 @@ def _answer(question: str, entities: Dict[str, str]) -> Answer:
     return extractive_answer(result, question_vector, retriever.embedder.encode, entities)
 
 
+def _rebuilt_in_worker() -> "ActionAnswerSupport":
+    services.get_retriever()
+    return ActionAnswerSupport()
+
+
 class ActionAnswerSupport(Action):
     """Answers the support intents from the knowledge base, or says honestly that it can't."""
 
-    def __init__(self) -> None:
-        # Instantiated once when the action server starts: load the index and model now, in the
-        # background, so the first customer does not wait for them.
-        services.warm_up()
+    def __reduce__(self):
+        # rasa-sdk's Sanic server hands its actions to the worker process by pickling them. The
+        # worker rebuilds this one through _rebuilt_in_worker, which loads the knowledge base
+        # first: /health answers only once customers can be answered, and a missing or mismatched
+        # index stops the server at start-up with the command that fixes it. (The main process
+        # must not load torch: that fixes the multiprocessing start method and Sanic refuses to
+        # start.)
+        return (_rebuilt_in_worker, ())
 
     def name(self) -> Text:
         return "action_answer_support"
@@ -66,5 +82,9 @@ class ActionAnswerSupport(Action):
             "answer.sent intent=%s kind=%s sources=%s",
             intent, answer.kind, [s["article_id"] for s in answer.sources[:3]],
         )
-        dispatcher.utter_message(text=answer.text)
+        if answer.kind == "no_answer" and intent not in SUPPORT_INTENTS:
+            # NLU was unsure and the articles hold nothing either: say what we can help with.
+            dispatcher.utter_message(response="utter_ask_rephrase_or_handoff")
+        else:
+            dispatcher.utter_message(text=answer.text)
         return [SlotSet("handoff_offered", answer.offers_handoff)]

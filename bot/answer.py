@@ -108,21 +108,23 @@ def passage_units(text: str) -> List[Tuple[str, str]]:
 
 
 def render_units(units: Sequence[Tuple[str, str]]) -> str:
-    """Sentences of a paragraph run on; items go on their own lines."""
-    out: List[str] = []
+    """Sentences of a paragraph run on; items and paragraphs start new lines.
+
+    Single newlines only: Rasa splits a reply at blank lines into separate chat messages, and an
+    answer is one message.
+    """
+    lines: List[str] = []
     previous = "break"
     for kind, text in units:
         if kind == "item":
-            out.append(("\n" if out else "") + f"- {text}")
-        elif kind == "break":
-            if out:
-                out.append("\n\n")
-        elif previous == "item":
-            out.append("\n\n" + text)  # a paragraph after a list starts on its own
-        else:
-            out.append(text if previous == "break" else " " + text)
+            lines.append(f"- {text}")
+        elif kind == "sentence":
+            if previous == "sentence" and lines:
+                lines[-1] += " " + text
+            else:
+                lines.append(text)
         previous = kind
-    return re.sub(r"\n{3,}", "\n\n", "".join(out)).strip()
+    return "\n".join(lines)
 
 
 def answer_from_passage(
@@ -161,6 +163,6 @@ def extractive_answer(
     prefix = ""
     if entities and entities.get("order_number"):
         prefix = f"About order #{entities['order_number']}: "
-    text = f"{prefix}{body}\n\nMore in our help centre: {best.title} - {best.url}"
+    text = f"{prefix}{body}\nMore in our help centre: {best.title} - {best.url}"
     sources = [{"article_id": h.article_id, "url": h.url, "score": round(h.score, 3)} for h in result.hits]
     return Answer(text, "extractive", offers_handoff=False, sources=sources)

@@ -51,6 +51,7 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
             "BOT_TRACKER_URL": settings.tracker_url,
+            "SANIC_HOST": settings.host,  # the action server's interface (read by rasa-sdk)
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
         }

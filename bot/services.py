@@ -1,7 +1,7 @@
 """The composition root of the action server: builds the heavy services once, lazily.
 
-Actions ask here for what they need; nothing is loaded at import time. `warm_up()` starts loading
-in a background thread when the action server starts, so the first customer does not wait.
+Actions ask here for what they need; nothing is loaded at import time. The answer action asks for
+the retriever when the action server's worker starts, so the first customer does not wait.
 """
 
 from __future__ import annotations
@@ -48,16 +48,3 @@ def get_retriever(settings: Optional[Settings] = None):
             )
         return _retriever
 
-
-def warm_up() -> threading.Thread:
-    """Loads the retriever in the background; a failure is logged loudly (and retried on use)."""
-
-    def load() -> None:
-        try:
-            get_retriever()
-        except Exception:
-            logger.exception("kb.warm_up_failed")
-
-    thread = threading.Thread(target=load, name="warm-up", daemon=True)
-    thread.start()
-    return thread

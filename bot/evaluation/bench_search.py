@@ -148,6 +148,41 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
+class OtherLoad:
+    """How many cores other processes kept busy between start() and cores(), from /proc/stat.
+
+    On a shared 2-core machine this is what most explains odd numbers: a call that uses 2 threads
+    waits for a time slice (several ms) whenever another process holds a core.
+    """
+
+    def __init__(self) -> None:
+        self.start()
+
+    @staticmethod
+    def _busy_s() -> Optional[float]:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + fields[4]  # idle + iowait; steal counts as busy: the core was not ours
+        return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own_s() -> float:
+        times = os.times()
+        return times.user + times.system
+
+    def start(self) -> None:
+        self._wall, self._busy, self._own = time.perf_counter(), self._busy_s(), self._own_s()
+
+    def cores(self) -> Optional[float]:
+        busy = self._busy_s()
+        if busy is None or self._busy is None:
+            return None
+        wall = time.perf_counter() - self._wall
+        return max(0.0, (busy - self._busy) - (self._own_s() - self._own)) / wall if wall > 0 else None
+
+
 def machine_info() -> Dict[str, str]:
     """What the numbers were taken on: CPU, cores, RAM, library versions."""
     cpu, flags, ram = platform.processor() or platform.machine(), set(), "unknown"
@@ -373,12 +408,14 @@ class ExactResults:
     # (n, batch) -> {method: (identical, right allowing ties)}, over queries[0:batch]
     agreement: Dict[Tuple[int, int], Dict[str, Tuple[int, int]]] = field(default_factory=dict)
     truth: Dict[Tuple[int, int], np.ndarray] = field(default_factory=dict)  # true ids of queries[0:batch]
+    other_cores: Dict[int, Optional[float]] = field(default_factory=dict)  # n -> cores others kept busy
 
 
 def run_exact(cfg: BenchConfig, database: np.ndarray, queries: np.ndarray, bandwidth_gbs: float) -> ExactResults:
     results = ExactResults()
     for n in cfg.sizes:
         view = database[:n]
+        others = OtherLoad()
         methods, keep = exact_methods(view, cfg)
         first_ids: Dict[int, Dict[str, np.ndarray]] = {b: {} for b in cfg.batches}
         for method, search in methods.items():
@@ -401,6 +438,7 @@ def run_exact(cfg: BenchConfig, database: np.ndarray, queries: np.ndarray, bandw
         if FAISS_GPU not in methods:
             for batch in cfg.batches:
                 results.rows.append(ExactRow(n, FAISS_GPU, batch, note="not available on this machine"))
+        results.other_cores[n] = others.cores()
         for batch in cfg.batches:
             counts, truth = agreement(view, queries[:batch], first_ids[batch], cfg.k)
             results.agreement[(n, batch)] = counts
@@ -552,8 +590,17 @@ def growth_paragraph(cfg: BenchConfig, exact: ExactResults, ann: Sequence[AnnRow
     lines.append(
         "A ratio close to the growth of the collection means the search is a scan bound by reading "
         "the vectors, so cost is linear in N; a ratio well below it means a fixed per-call cost "
-        "(thread start-up, Python, allocation) still dominated at the smaller size."
+        "(thread start-up, Python, allocation, or on a shared machine the wait for a free core) still "
+        "dominated at the smaller size; a ratio well above it means the smaller collection still fit in "
+        "the CPU caches, or that the two sizes were measured under different load."
     )
+    busy = [(n, exact.other_cores.get(n)) for n in cfg.sizes]
+    if all(b is not None for _, b in busy) and max(b for _, b in busy) - min(b for _, b in busy) >= 0.25:
+        lines.append(
+            "In this run the load did differ: other processes kept "
+            + ", ".join(f"{b:.2f} cores busy at {_n(n)}" for n, b in busy)
+            + ", so read the ratios between those sizes with care."
+        )
     largest = cfg.sizes[-1]
     best = {b: max((r for r in exact.rows if r.n == largest and r.batch == b and r.batches
                     and r.method != FAISS_GPU), key=lambda r: r.qps, default=None) for b in cfg.batches}
@@ -608,11 +655,15 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
     for key, value in machine.items():
         add(f"| {key} | {value} |")
     add(f"| load average (1 min) at start / end | {run['load_start']} / {run['load_end']} |")
+    add(f"| cores kept busy by other processes during the run (average, from /proc/stat) | {run['other_cores']} |")
     add("")
-    add(f"Numbers were taken on a shared {machine['cores (this process may use)']}-core machine: other work "
-        "may have run at the same time (see the load average above; a load near the core count before "
-        "the run started means another process was busy). Compare methods within this run, through the "
-        "ratios below, rather than the absolute times with other runs.")
+    add(f"Numbers were taken on a shared {machine['cores (this process may use)']}-core machine: other "
+        f"processes kept {run['other_cores']} cores busy on average during the run (each table below gives "
+        "the figure for its own stretch). While another process holds a core, a search that uses both threads waits for "
+        "a time slice, which can add several milliseconds to a search: at the smallest size, latencies "
+        "far above what the bandwidth allows (a low `bandwidth used` at batch 1), often sitting on "
+        "multiples of a few milliseconds, are mostly that wait. Compare methods within this run, through the ratios below, rather than the "
+        "absolute times with other runs.")
     add("")
     add("## Memory bandwidth")
     add("")
@@ -655,6 +706,10 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
     for n in cfg.sizes:
         add("")
         add(f"### N = {_n(n)} ({_bytes(n * cfg.dim * 4)})")
+        busy = exact.other_cores.get(n)
+        if busy is not None:
+            add("")
+            add(f"Other processes kept {busy:.2f} of {cpu_cores()} cores busy while this table was measured.")
         add("")
         add("| method | batch | batches | queries/s | p50 ms/batch | p99 ms/batch | bandwidth used |")
         add("|---|---:|---:|---:|---:|---:|---:|")
@@ -749,6 +804,7 @@ def _ints(text: str) -> Tuple[int, ...]:
 def run(cfg: BenchConfig, out: Path, argv_text: str = "") -> str:
     """The whole benchmark; writes the report to ``out`` and returns its text."""
     started = time.perf_counter()
+    others = OtherLoad()
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cores = cpu_cores()
     torch.set_num_threads(cores)
@@ -774,6 +830,7 @@ def run(cfg: BenchConfig, out: Path, argv_text: str = "") -> str:
         "seconds": f"{time.perf_counter() - started:.0f}",
         "load_start": f"{load_start:.2f}",
         "load_end": f"{load_end:.2f}",
+        "other_cores": "unknown" if others.cores() is None else f"{others.cores():.2f}",
     }
     text = write_report(out, cfg, machine, bandwidth, exact, ann, run_info)
     logger.info("bench.done out=%s seconds=%s", out, run_info["seconds"])

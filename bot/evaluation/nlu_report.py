@@ -170,7 +170,15 @@ def evaluate(model: Path, data: Path) -> Tuple[Dict[str, Any], float]:
     return summarise(predictions), time.monotonic() - started
 
 
+def _quiet_rasa() -> None:
+    """Rasa logs every parse at debug level through structlog; a report needs none of that."""
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+
+
 def main(args: Any) -> int:
+    _quiet_rasa()
     settings = get_settings()
     model = args.model or settings.rasa_model_path
     summary, seconds = evaluate(model, args.data)

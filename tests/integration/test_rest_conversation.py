@@ -7,11 +7,20 @@ import json
 import pytest
 
 from bot import replies
+from bot.answer import NO_ANSWER
 from tests.integration.conftest import tracker_events
 
 pytestmark = pytest.mark.integration
 
 OUT_OF_SCOPE_START = "Sorry, that's outside what I can help with"
+
+
+def domain_response(name: str) -> str:
+    import yaml
+
+    from bot.settings import ROOT
+
+    return yaml.safe_load((ROOT / "domain.yml").read_text())["responses"][name][0]["text"]
 
 
 def test_track_order_goes_through_the_action_server_and_the_knowledge_base(bot):
@@ -141,3 +150,14 @@ def test_the_servers_survived_all_of_it(bot):
         assert server.process.poll() is None, server.log_tail()
     texts, _ = bot.say("after-1", "bye")
     assert texts == ["Thanks for contacting Larkspur. Have a good day!"]
+
+
+def test_when_the_articles_are_silent_the_bot_says_so_and_yes_hands_over(bot):
+    sender = "no-answer-1"
+    texts, elapsed = bot.say(sender, "do you offer a student discount")
+    # Either the articles had nothing (NO_ANSWER) or NLU was unsure too and the articles had
+    # nothing (the rephrase offer): both say so honestly and offer a person.
+    assert texts in ([NO_ANSWER], [domain_response("utter_ask_rephrase_or_handoff")])
+    assert elapsed < 2.0
+    texts, _ = bot.say(sender, "yes please")
+    assert texts[0].startswith("I'll connect you with a person")

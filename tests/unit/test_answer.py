@@ -52,9 +52,10 @@ def test_passages_become_sentences_and_items_without_markup():
         ("item", "Gift card: within 24 hours"),
         ("sentence", "Ask us if it takes longer."),
     ]
+    # One message: single newlines only (Rasa splits replies at blank lines).
     assert render_units(units) == (
-        "Refunds go back to how you paid. Cards take longer.\n\n"
-        "- PayPal: 3-5 business days\n- Method: Time\n- Gift card: within 24 hours\n\n"
+        "Refunds go back to how you paid. Cards take longer.\n"
+        "- PayPal: 3-5 business days\n- Method: Time\n- Gift card: within 24 hours\n"
         "Ask us if it takes longer."
     )
 

@@ -72,9 +72,11 @@ def kb(tmp_path, embedder):
 def test_articles_split_by_heading_with_title_and_heading_as_context(tmp_path):
     (article,) = [a for a in load_articles(write_articles(tmp_path)) if a.id == "refunds"]
     passages = split_passages(article)
-    assert [p.heading for p in passages] == ["", "Cards", "PayPal"]
-    assert passages[2].context == "How long refunds take - PayPal\nPayPal refunds arrive in 3 to 5 business days."
-    assert passages[2].passage_id == "refunds#2"
+    # The intro joins the first section; each heading starts a passage.
+    assert [p.heading for p in passages] == ["Cards", "PayPal"]
+    assert passages[0].text.startswith("Refunds go back to the way you paid.\n\nCard refunds take")
+    assert passages[1].context == "How long refunds take - PayPal\nPayPal refunds arrive in 3 to 5 business days."
+    assert passages[1].passage_id == "refunds#1"
 
 
 def test_an_article_without_front_matter_is_refused_with_its_name(tmp_path):
@@ -86,7 +88,7 @@ def test_an_article_without_front_matter_is_refused_with_its_name(tmp_path):
 def test_build_writes_a_manifest_that_describes_the_index(kb):
     _, out, report = kb
     manifest = json.loads((out / "manifest.json").read_text())
-    assert report.passages == manifest["passage_count"] == 6
+    assert report.passages == manifest["passage_count"] == 4
     assert manifest["embedding_model"] == "packaged:all-MiniLM-L6-v2"
     assert manifest["dim"] == 384 and manifest["index_type"] == "flat"
     assert set(manifest["article_hashes"]) == {"refunds", "shipping", "password"}

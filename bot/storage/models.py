@@ -1,0 +1,193 @@
+"""The conversation log's tables, in one place (SQLAlchemy 2, typed).
+
+    conversations  one per channel and (hashed) sender, until a pause longer than the session gap
+    turns          one per customer message: what they wrote, what the bot understood and replied
+    retrievals     the knowledge-base passages a turn's search returned, by rank
+    drafts         what the generator drafted for a turn and what became of the draft
+    feedback       a rating or a corrected reply, for a turn or for a draft
+
+Text is stored with personal data masked (bot/storage/privacy.py) and senders only as a keyed hash.
+Times are UTC. The schema is created by the Alembic migrations in bot/storage/migrations/, which
+must agree with this module (tests/unit/test_storage.py checks that they do).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, List, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+DRAFT_STATUSES = ("sent", "rejected", "timeout", "fallback")
+
+# JSON on SQLite (text underneath), JSONB on PostgreSQL.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+# Constraint names that Alembic can find again in later migrations.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC time, stored without a zone and read back as an aware datetime on every database.
+
+    SQLite has no time zones and PostgreSQL's would return them in the session's zone; storing
+    naive UTC on both keeps comparisons and exports identical. Naive inputs are taken as UTC.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # Finding a sender's current conversation (record_turn) and all of it (erase_sender).
+        Index("ix_conversations_sender_channel_active", "sender_hash", "channel", "last_active_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    sender_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256 hex of the sender id
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_active_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    turns: Mapped[List["Turn"]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Turn(Base):
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_turns_conversation_seq"),
+        # tail, export and stats select by time
+        Index("ix_turns_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The writer's id for this record: a replay of the spool never stores a turn twice.
+    record_id: Mapped[str] = mapped_column(String(36), unique=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... within the conversation
+    user_text: Mapped[str] = mapped_column(Text)
+    intent: Mapped[Optional[str]] = mapped_column(String(100))
+    confidence: Mapped[Optional[float]] = mapped_column(Float)
+    entities: Mapped[Any] = mapped_column(JSONType, default=list)
+    bot_reply: Mapped[str] = mapped_column(Text, default="")
+    # False when the reply was no answer: "I couldn't find that", an apology, a clarification.
+    answered: Mapped[bool] = mapped_column(Boolean, default=True)
+    # True when the bot passed the customer to a person on this turn.
+    handoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    latency_ms: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="turns")
+    retrievals: Mapped[List["Retrieval"]] = relationship(
+        back_populates="turn", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Retrieval.rank",
+    )
+    drafts: Mapped[List["Draft"]] = relationship(
+        back_populates="turn", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Retrieval(Base):
+    __tablename__ = "retrievals"
+    __table_args__ = (
+        UniqueConstraint("turn_id", "rank", name="uq_retrievals_turn_rank"),
+        Index("ix_retrievals_article_id", "article_id"),  # "how often is this article shown"
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    article_id: Mapped[str] = mapped_column(String(200))
+    passage_id: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int] = mapped_column(Integer)  # 1 = best
+
+    turn: Mapped[Turn] = relationship(back_populates="retrievals")
+
+
+class Draft(Base):
+    __tablename__ = "drafts"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('sent', 'rejected', 'timeout', 'fallback')", name="status_known"
+        ),
+        Index("ix_drafts_turn_id", "turn_id"),
+        Index("ix_drafts_generator_run_status", "generator_run", "status"),  # compare runs
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    generator_run: Mapped[str] = mapped_column(String(200))  # which model/checkpoint drafted it
+    prompt_hash: Mapped[str] = mapped_column(String(64))
+    draft_text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16))  # one of DRAFT_STATUSES
+    failed_check: Mapped[Optional[str]] = mapped_column(String(100))  # why it was rejected
+    latency_ms: Mapped[Optional[int]] = mapped_column(Integer)
+    prompt_tokens: Mapped[Optional[int]] = mapped_column(Integer)
+    new_tokens: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    turn: Mapped[Turn] = relationship(back_populates="drafts")
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+    __table_args__ = (
+        CheckConstraint("turn_id IS NOT NULL OR draft_id IS NOT NULL", name="about_something"),
+        Index("ix_feedback_turn_id", "turn_id"),
+        Index("ix_feedback_draft_id", "draft_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[Optional[int]] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    draft_id: Mapped[Optional[int]] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    rating: Mapped[Optional[int]] = mapped_column(Integer)  # e.g. -1/+1 or 1..5, as the UI asks
+    edited_text: Mapped[Optional[str]] = mapped_column(Text)  # an agent's corrected reply
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
