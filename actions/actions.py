@@ -19,21 +19,11 @@ from bot.answer import (
     SUPPORT_INTENTS,
     Answer,
     entity_values,
-    extractive_answer,
     search_query,
 )
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-
-def _answer(question: str, entities: Dict[str, str]) -> Answer:
-    """Blocking: search the knowledge base and build the reply (runs in a worker thread)."""
-    settings = get_settings()
-    retriever = services.get_retriever(settings)
-    result = retriever.search(question, k=settings.kb_top_k)
-    question_vector = retriever.embed_query(question)
-    return extractive_answer(result, question_vector, retriever.embedder.encode, entities)
 
 
 def _rebuilt_in_worker() -> "ActionAnswerSupport":
@@ -70,7 +60,9 @@ class ActionAnswerSupport(Action):
         question = search_query(intent, text, raw_entities)
         deadline = get_settings().action_deadline_s
         try:
-            answer = await asyncio.wait_for(asyncio.to_thread(_answer, question, entities), deadline)
+            answer = await asyncio.wait_for(
+                asyncio.to_thread(services.answer, question, entities), deadline
+            )
         except asyncio.TimeoutError:
             logger.error("answer.search_timeout deadline_s=%s", deadline)
             answer = Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)

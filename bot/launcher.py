@@ -167,10 +167,10 @@ def check_ports_free(settings: Settings) -> None:
                 )
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, seconds: float) -> str:
     url = settings.rasa_url
     return f"""
-Larkspur support bot is up.
+Larkspur support bot is up (both servers answered after {seconds:.0f} s).
 
   Talk to it over REST:
     curl -s {url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
@@ -189,6 +189,7 @@ def run_forever(settings: Settings) -> int:
     check_ports_free(settings)
     log_dir = settings.var_dir / "logs"
     print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    started = time.monotonic()
     servers = [
         start_action_server(settings, log_dir),
         start_rasa_server(
@@ -204,7 +205,7 @@ def run_forever(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wait_until_healthy(servers)
-        print(banner(settings), flush=True)
+        print(banner(settings, time.monotonic() - started), flush=True)
         while not stopping["now"]:
             for server in servers:
                 if server.process.poll() is not None:

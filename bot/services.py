@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Dict, Optional
 
 from bot.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from bot.answer import Answer
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +51,15 @@ def get_retriever(settings: Optional[Settings] = None):
             )
         return _retriever
 
+
+
+def answer(question: str, entities: Optional[Dict[str, str]] = None) -> "Answer":
+    """Blocking: searches the knowledge base and builds the reply (the action runs it in a thread)."""
+    from bot.answer import extractive_answer
+
+    settings = get_settings()
+    retriever = get_retriever(settings)
+    result = retriever.search(question, k=settings.kb_top_k)
+    return extractive_answer(
+        result, retriever.embed_query(question), retriever.embedder.encode, entities or {}
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any, Callable, List, Union
+from typing import Callable, List, Union
 
 EMAIL_MASK = "[email]"
 CARD_MASK = "[card]"
@@ -115,13 +115,3 @@ def mask_pii(text: str) -> str:
     text = _DIGIT_RUN.sub(lambda m: _mask_groups(m.group(0), _is_card, CARD_MASK), text)
     return _PHONE.sub(lambda m: _mask_groups(m.group(0), _is_phone, PHONE_MASK), text)
 
-
-def mask_json(value: Any) -> Any:
-    """Masks every string inside a JSON-like value (entities: lists of dicts)."""
-    if isinstance(value, str):
-        return mask_pii(value)
-    if isinstance(value, list):
-        return [mask_json(v) for v in value]
-    if isinstance(value, dict):
-        return {k: mask_json(v) for k, v in value.items()}
-    return value

@@ -1,0 +1,266 @@
+"""`python -m bot logs ...`: the conversation log from the terminal, a thin skin over log.py.
+
+  logs migrate                         create or update the log's tables
+  logs tail [-n 20]                    the last turns
+  logs export --since ISO [--format csv|jsonl] [--out FILE]
+  logs stats [--since ISO] [--json]    containment, fallback and refusal rates, latency
+  logs erase --sender ID [--tracker-url URL]   everything of one sender (a deletion request)
+  logs flush                           replay turns spooled while the database was down
+
+Every command takes --db-url (default: the SQLite file var/conversations.db).
+bot/cli.py registers these with ``add_logs_commands(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from bot.settings import ROOT
+
+DEFAULT_DB_URL = f"sqlite:///{ROOT / 'var' / 'conversations.db'}"
+DEFAULT_SPOOL = ROOT / "var" / "conversations.spool.db"
+
+
+def _sqlite_path(url: str) -> Optional[Path]:
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database)
+    return None
+
+
+def _open_log(args: argparse.Namespace, salt: Optional[str] = None):
+    """The log at --db-url, or None after saying why it cannot be opened (exit code 1)."""
+    from bot.storage import migrate
+    from bot.storage.db import safe_url, session_factory
+    from bot.storage.log import ConversationLog
+
+    path = _sqlite_path(args.db_url)
+    if path is not None and not path.exists():
+        print(f"error: no conversation log at {path}", file=sys.stderr)
+        return None
+    if migrate.current(args.db_url) is None:
+        print(
+            f"error: {safe_url(args.db_url)} holds no conversation log; create it with "
+            f"python -m bot logs migrate --db-url '{safe_url(args.db_url)}'",
+            file=sys.stderr,
+        )
+        return None
+    return ConversationLog(session_factory(args.db_url), salt=salt)
+
+
+def _since(args: argparse.Namespace):
+    from bot.storage.log import parse_time
+
+    return parse_time(args.since) if args.since else None
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.storage import migrate
+
+    path = _sqlite_path(args.db_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(args.db_url, args.revision)
+    print(f"conversation log at revision {migrate.current(args.db_url)}")
+    return 0
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    log = _open_log(args)
+    if log is None:
+        return 1
+    for row in log.tail(args.n):
+        top = row["retrievals"][0]["article_id"] if row["retrievals"] else "-"
+        draft = row["drafts"][-1]["status"] if row["drafts"] else "-"
+        confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "-"
+        flags = " ".join(
+            f for f, on in (("no-answer", not row["answered"]), ("handoff", row["handoff"])) if on
+        )
+        print(
+            f"{row['created_at']}  {row['channel']}  conv {row['conversation_id']} #{row['seq']}  "
+            f"{row['intent'] or '-'} {confidence}  {row['latency_ms']} ms  article {top}  "
+            f"draft {draft}  {flags}".rstrip()
+        )
+        print(f"    customer: {row['user_text']}")
+        print(f"    bot:      {row['bot_reply']}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    log = _open_log(args)
+    if log is None:
+        return 1
+    target = open(args.out, "w", encoding="utf-8", newline="") if args.out else nullcontext(sys.stdout)
+    with target as out:
+        count = log.export(_since(args), fmt=args.format, out=out)
+    print(f"{count} turns exported" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def _print_figures(name: str, figures: Dict[str, Any]) -> None:
+    def pct(value: Optional[float]) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    latency = figures["latency_ms"]
+    print(
+        f"{name:<28} {figures['turns']:>6} {pct(figures['containment']):>12} "
+        f"{pct(figures.get('conversation_containment')):>13} {pct(figures['fallback_rate']):>9} "
+        f"{pct(figures['refusal_rate']):>8} {latency['p50'] if latency['p50'] is not None else '-':>7} "
+        f"{latency['p95'] if latency['p95'] is not None else '-':>7}"
+    )
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    log = _open_log(args)
+    if log is None:
+        return 1
+    stats = log.stats(_since(args))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"Conversation log since {stats['since'] or 'the beginning'}: "
+          f"{stats['turns']} turns in {stats['conversations']} conversations")
+    print(f"{'':<28} {'turns':>6} {'containment':>12} {'conv. contained':>13} {'fallback':>9} "
+          f"{'refusal':>8} {'p50 ms':>7} {'p95 ms':>7}")
+    _print_figures("all", stats)
+    for channel, figures in stats["by_channel"].items():
+        _print_figures(f"channel {channel}", figures)
+    for intent, figures in stats["by_intent"].items():
+        _print_figures(f"intent {intent}", figures)
+    return 0
+
+
+def _cmd_erase(args: argparse.Namespace) -> int:
+    from bot.settings import get_settings
+    from bot.storage.log import erase_tracker_events
+    from bot.storage.spool import Spool
+
+    # The salt the bot hashes senders with. Settings is to gain `log_salt` (BOT_LOG_SALT) with
+    # the composition root that writes the log; until then it must be given here.
+    salt = args.salt or getattr(get_settings(), "log_salt", "")
+    if not salt:
+        print("error: erase needs the salt the log hashes senders with (--salt)", file=sys.stderr)
+        return 1
+    log = _open_log(args, salt=salt)
+    if log is None:
+        return 1
+    counts = log.erase_sender(args.sender)
+    if args.spool.exists():
+        counts["spool"] = Spool(args.spool).erase_sender_hash(log.sender_hash(args.sender))
+    if args.tracker_url:
+        counts["events (tracker store)"] = erase_tracker_events(args.tracker_url, args.sender)
+    for table, count in counts.items():
+        print(f"{table:<24} {count:>6} rows deleted")
+    return 0
+
+
+def _cmd_flush(args: argparse.Namespace) -> int:
+    from bot.storage.spool import Spool
+
+    if not args.spool.exists():
+        print(f"nothing spooled ({args.spool} does not exist)")
+        return 0
+    log = _open_log(args)
+    if log is None:
+        return 1
+    spool = Spool(args.spool)
+    replayed = 0
+    try:
+        for row_id, prepared in spool.oldest(limit=-1):
+            log.write(prepared)  # already stored (same record_id): skipped, not duplicated
+            spool.remove(row_id)
+            replayed += 1
+    except Exception as e:
+        print(f"error after {replayed} turns: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"{replayed} spooled turns replayed into the conversation log")
+    return 0
+
+
+def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Registers `logs tail|export|stats|erase|flush|migrate` on the `python -m bot` parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db-url", default=DEFAULT_DB_URL,
+        help="the conversation log's database (default: sqlite:///var/conversations.db; "
+             "PostgreSQL: postgresql://user:password@host:5432/dbname)",
+    )
+    raw = argparse.RawDescriptionHelpFormatter
+
+    logs = subparsers.add_parser(
+        "logs", help="the conversation log: tail, export, stats, erase, flush, migrate",
+        description=__doc__, formatter_class=raw,
+    )
+    sub = logs.add_subparsers(dest="logs_command", required=True)
+
+    migrate = sub.add_parser(
+        "migrate", parents=[common], formatter_class=raw,
+        help="create or update the log's tables",
+        description="Example: python -m bot logs migrate --db-url postgresql://bot:pw@db:5432/larkspur",
+    )
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+    migrate.set_defaults(func=_cmd_migrate)
+
+    tail = sub.add_parser(
+        "tail", parents=[common], formatter_class=raw,
+        help="show the last turns",
+        description="Example: python -m bot logs tail -n 20",
+    )
+    tail.add_argument("-n", type=int, default=20, help="how many turns (default 20)")
+    tail.set_defaults(func=_cmd_tail)
+
+    export = sub.add_parser(
+        "export", parents=[common], formatter_class=raw,
+        help="export turns as CSV or JSON Lines",
+        description="Example: python -m bot logs export --since 2026-11-01 --format csv "
+                    "--out november.csv\n\nText is exported masked, senders as their hash.",
+    )
+    export.add_argument("--since", required=True,
+                        help="ISO date or time, UTC unless it says otherwise (2026-11-01T09:00)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--out", type=Path, default=None, help="file to write (default: stdout)")
+    export.set_defaults(func=_cmd_export)
+
+    stats = sub.add_parser(
+        "stats", parents=[common], formatter_class=raw,
+        help="containment, fallback and refusal rates, latency; per channel and intent",
+        description="Example: python -m bot logs stats --since 2026-11-01\n\n"
+                    "Definitions: see bot/storage/log.py.",
+    )
+    stats.add_argument("--since", default=None, help="ISO date or time (default: everything)")
+    stats.add_argument("--json", action="store_true", help="print the figures as JSON")
+    stats.set_defaults(func=_cmd_stats)
+
+    erase = sub.add_parser(
+        "erase", parents=[common], formatter_class=raw,
+        help="delete everything of one sender (a deletion request)",
+        description="Example: python -m bot logs erase --sender 5f2c-user-42 "
+                    "--tracker-url sqlite:///var/tracker.db\n\n"
+                    "Deletes the sender's conversations, turns, retrievals, drafts and feedback, "
+                    "their spooled turns, and with --tracker-url their rows in Rasa's tracker "
+                    "store (table events).",
+    )
+    erase.add_argument("--sender", required=True, help="the sender id as the channel gave it")
+    erase.add_argument("--tracker-url", default=None,
+                       help="Rasa's tracker store database, to delete the sender's events too")
+    erase.add_argument("--salt", default=None,
+                       help="the salt the log hashes senders with (default: the bot's setting)")
+    erase.add_argument("--spool", type=Path, default=DEFAULT_SPOOL,
+                       help="the log's spool file (default: var/conversations.spool.db)")
+    erase.set_defaults(func=_cmd_erase)
+
+    flush = sub.add_parser(
+        "flush", parents=[common], formatter_class=raw,
+        help="replay turns spooled while the database was down",
+        description="Example: python -m bot logs flush --db-url postgresql://bot:pw@db:5432/larkspur",
+    )
+    flush.add_argument("--spool", type=Path, default=DEFAULT_SPOOL,
+                       help="the spool file (default: var/conversations.spool.db)")
+    flush.set_defaults(func=_cmd_flush)
