@@ -4,6 +4,8 @@
   python -m bot shell        talk to the bot in the terminal (make shell)
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
+  python -m bot logs ...     the SQL conversation log: tail, export, stats, erase (library ready;
+                             the action server does not write it yet)
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
                              (runs in the Rasa environment: make nlu-report)
 """
@@ -124,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5)
     search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None)
     search.set_defaults(func=_cmd_kb_search)
+
+    from bot.storage.logs_cli import add_logs_commands
+
+    add_logs_commands(sub)
 
     report = sub.add_parser(
         "nlu-report",

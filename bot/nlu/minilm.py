@@ -65,6 +65,19 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(execution_context.node_name, config)
 
     @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> "MiniLMFeaturizer":
+        """Loads the encoder with the Rasa model, so the first customer does not wait for it."""
+        _encoder(int(config.get("max_tokens", 128)))
+        return cls.create(config, model_storage, resource, execution_context)
+
+    @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         if int(config.get("max_tokens", 128)) < 8:
             raise ValueError("MiniLMFeaturizer: max_tokens must be at least 8")

@@ -64,7 +64,13 @@ def make_engine(
         kwargs.setdefault("pool_pre_ping", True)  # a restarted server costs one retry, not an error
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("connect_timeout", connect_timeout_s)
-        return create_engine(parsed, connect_args=connect_args, **kwargs)
+        try:
+            return create_engine(parsed, connect_args=connect_args, **kwargs)
+        except ImportError as e:
+            raise ImportError(
+                f"{safe_url(parsed)} needs the PostgreSQL driver {parsed.get_driver_name()}: "
+                f"pip install 'psycopg[binary]' into the action server's environment ({e})"
+            ) from e
     return create_engine(parsed, **kwargs)
 
 

@@ -1,9 +1,11 @@
 """The conversation log: every customer turn, what the bot understood, found, drafted and replied.
 
     log = ConversationLog(session_factory("sqlite:///var/conversations.db"), salt=SECRET)
-    log.record_turn(TurnRecord(channel="rest", sender_id="me", user_text="where is my order",
-                               intent="track_order", confidence=0.93, bot_reply="...",
-                               latency_ms=120, retrievals=[RetrievalRecord("a12", "a12#2", 0.71, 1)]))
+    log.record_turn(TurnRecord(
+        channel="rest", sender_id="me", user_text="where is my order", intent="track_order",
+        confidence=0.93, bot_reply="...", latency_ms=120,
+        retrievals=[RetrievalRecord("a12", "a12#2", 0.71, 1)],
+    ))
 
 Senders are stored only as a keyed hash (privacy.hash_sender) and text with e-mails, phones and
 card numbers masked (privacy.mask_pii), so the log can be read and exported without exposing
@@ -188,8 +190,8 @@ class ConversationLog:
     """Writes turns to the conversation log and reads them back (tail, export, stats).
 
     ``salt`` keys the sender hash; keep it secret and never change it, or a sender's old rows can
-    no longer be found for erasure. A log built with ``salt=None`` can read, erase nothing by
-    sender, and write only already prepared turns (replaying the spool).
+    no longer be found for erasure. A log built with ``salt=None`` can read, erase by sender hash
+    and write already prepared turns (replaying the spool), but not hash a sender id.
     """
 
     def __init__(
@@ -212,7 +214,7 @@ class ConversationLog:
 
     def sender_hash(self, sender_id: str) -> str:
         if self._salt is None:
-            raise RuntimeError("this ConversationLog was built without a salt: it cannot hash senders")
+            raise RuntimeError("this ConversationLog has no salt: it cannot hash senders")
         return hash_sender(sender_id, self._salt)
 
     # --- writing ------------------------------------------------------------------------------
@@ -230,7 +232,9 @@ class ConversationLog:
         draft = record.draft
         if draft is not None:
             if draft.status not in DRAFT_STATUSES:
-                raise ValueError(f"draft status must be one of {DRAFT_STATUSES}, not {draft.status!r}")
+                raise ValueError(
+                    f"draft status must be one of {DRAFT_STATUSES}, not {draft.status!r}"
+                )
             _check_length("generator_run", draft.generator_run, 200)
             _check_length("prompt_hash", draft.prompt_hash, 64)
             _check_length("failed_check", draft.failed_check, 100)
@@ -350,7 +354,9 @@ class ConversationLog:
             edited_text = mask_pii(edited_text)
         with self._sessions() as session, session.begin():
             session.connection(execution_options=WRITE)
-            row = Feedback(turn_id=turn_id, draft_id=draft_id, rating=rating, edited_text=edited_text)
+            row = Feedback(
+                turn_id=turn_id, draft_id=draft_id, rating=rating, edited_text=edited_text
+            )
             session.add(row)
             session.flush()
             return row.id
@@ -374,7 +380,8 @@ class ConversationLog:
                 ("drafts", delete(Draft).where(Draft.turn_id.in_(turn_ids))),
                 ("retrievals", delete(Retrieval).where(Retrieval.turn_id.in_(turn_ids))),
                 ("turns", delete(Turn).where(Turn.conversation_id.in_(conversation_ids))),
-                ("conversations", delete(Conversation).where(Conversation.sender_hash == sender_hash)),
+                ("conversations", delete(Conversation).where(
+                    Conversation.sender_hash == sender_hash)),
             ):
                 counts[table] = session.execute(
                     statement, execution_options={"synchronize_session": False}
@@ -398,7 +405,9 @@ class ConversationLog:
         ids = [turn.id for turn, _, _ in chunk]
         retrievals: Dict[int, List[Dict[str, Any]]] = {i: [] for i in ids}
         for r in session.scalars(
-            select(Retrieval).where(Retrieval.turn_id.in_(ids)).order_by(Retrieval.turn_id, Retrieval.rank)
+            select(Retrieval)
+            .where(Retrieval.turn_id.in_(ids))
+            .order_by(Retrieval.turn_id, Retrieval.rank)
         ):
             retrievals[r.turn_id].append(
                 {"rank": r.rank, "article_id": r.article_id, "passage_id": r.passage_id,
@@ -442,7 +451,9 @@ class ConversationLog:
             chunk = list(reversed(session.execute(statement).all()))
             return self._rows(session, chunk)
 
-    def iter_turns(self, since: Optional[datetime] = None, batch: int = 500) -> Iterator[Dict[str, Any]]:
+    def iter_turns(
+        self, since: Optional[datetime] = None, batch: int = 500
+    ) -> Iterator[Dict[str, Any]]:
         """Every turn from ``since`` on, in time order, streamed in batches."""
         with self._sessions() as session:
             statement = (
@@ -453,7 +464,9 @@ class ConversationLog:
             for chunk in session.execute(statement).partitions():
                 yield from self._rows(session, chunk)
 
-    def export(self, since: Optional[datetime], fmt: str = "csv", out: Optional[IO[str]] = None) -> int:
+    def export(
+        self, since: Optional[datetime], fmt: str = "csv", out: Optional[IO[str]] = None
+    ) -> int:
         """Writes turns from ``since`` on to ``out`` as CSV or JSON Lines; the number written.
 
         Both formats carry the same fields; in CSV the lists (entities, retrievals, drafts) are
@@ -510,7 +523,9 @@ class ConversationLog:
                     by_channel.setdefault(channel, _Figures()),
                     by_intent.setdefault(intent or NO_INTENT, _Figures(by_conversation=False)),
                 ):
-                    figures.add(conversation_id, intent, latency, bool(answered), handoff, contained)
+                    figures.add(
+                        conversation_id, intent, latency, bool(answered), handoff, contained
+                    )
         return {
             "since": _iso(since),
             **overall.as_dict(),
@@ -554,7 +569,8 @@ class _Figures:
         self.refusals += not answered
         if latency is not None:
             self.latencies.append(latency)
-        self.conversations[conversation_id] = self.conversations.get(conversation_id, False) or handoff
+        had_handoff = self.conversations.get(conversation_id, False)
+        self.conversations[conversation_id] = had_handoff or handoff
 
     def as_dict(self) -> Dict[str, Any]:
         def rate(count: int, total: int) -> Optional[float]:
@@ -591,7 +607,9 @@ def erase_tracker_events(tracker_url: str, sender_id: str) -> int:
             return 0
         events = table("events", column("sender_id"))
         with engine.begin() as connection:
-            deleted = connection.execute(delete(events).where(events.c.sender_id == sender_id)).rowcount
+            deleted = connection.execute(
+                delete(events).where(events.c.sender_id == sender_id)
+            ).rowcount
         logger.info("storage.tracker_erased rows=%d", deleted)
         return deleted
     finally:

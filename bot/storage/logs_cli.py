@@ -37,6 +37,8 @@ def _sqlite_path(url: str) -> Optional[Path]:
 
 def _open_log(args: argparse.Namespace, salt: Optional[str] = None):
     """The log at --db-url, or None after saying why it cannot be opened (exit code 1)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot.storage import migrate
     from bot.storage.db import safe_url, session_factory
     from bot.storage.log import ConversationLog
@@ -45,7 +47,13 @@ def _open_log(args: argparse.Namespace, salt: Optional[str] = None):
     if path is not None and not path.exists():
         print(f"error: no conversation log at {path}", file=sys.stderr)
         return None
-    if migrate.current(args.db_url) is None:
+    try:
+        revision = migrate.current(args.db_url)
+    except (SQLAlchemyError, ImportError) as e:
+        print(f"error: cannot read {safe_url(args.db_url)}: {type(e).__name__}: "
+              f"{' '.join(str(e).split())[:300]}", file=sys.stderr)
+        return None
+    if revision is None:
         print(
             f"error: {safe_url(args.db_url)} holds no conversation log; create it with "
             f"python -m bot logs migrate --db-url '{safe_url(args.db_url)}'",
@@ -97,7 +105,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     log = _open_log(args)
     if log is None:
         return 1
-    target = open(args.out, "w", encoding="utf-8", newline="") if args.out else nullcontext(sys.stdout)
+    target = (
+        open(args.out, "w", encoding="utf-8", newline="") if args.out else nullcontext(sys.stdout)
+    )
     with target as out:
         count = log.export(_since(args), fmt=args.format, out=out)
     print(f"{count} turns exported" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
@@ -108,12 +118,14 @@ def _print_figures(name: str, figures: Dict[str, Any]) -> None:
     def pct(value: Optional[float]) -> str:
         return "-" if value is None else f"{100 * value:.1f}%"
 
+    def ms(value: Optional[int]) -> str:
+        return "-" if value is None else str(value)
+
     latency = figures["latency_ms"]
     print(
         f"{name:<28} {figures['turns']:>6} {pct(figures['containment']):>12} "
-        f"{pct(figures.get('conversation_containment')):>13} {pct(figures['fallback_rate']):>9} "
-        f"{pct(figures['refusal_rate']):>8} {latency['p50'] if latency['p50'] is not None else '-':>7} "
-        f"{latency['p95'] if latency['p95'] is not None else '-':>7}"
+        f"{pct(figures.get('conversation_containment')):>16} {pct(figures['fallback_rate']):>9} "
+        f"{pct(figures['refusal_rate']):>8} {ms(latency['p50']):>7} {ms(latency['p95']):>7}"
     )
 
 
@@ -127,7 +139,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"Conversation log since {stats['since'] or 'the beginning'}: "
           f"{stats['turns']} turns in {stats['conversations']} conversations")
-    print(f"{'':<28} {'turns':>6} {'containment':>12} {'conv. contained':>13} {'fallback':>9} "
+    print(f"{'':<28} {'turns':>6} {'containment':>12} {'conv. contained':>16} {'fallback':>9} "
           f"{'refusal':>8} {'p50 ms':>7} {'p95 ms':>7}")
     _print_figures("all", stats)
     for channel, figures in stats["by_channel"].items():
@@ -203,7 +215,8 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
     migrate = sub.add_parser(
         "migrate", parents=[common], formatter_class=raw,
         help="create or update the log's tables",
-        description="Example: python -m bot logs migrate --db-url postgresql://bot:pw@db:5432/larkspur",
+        description="Example: python -m bot logs migrate "
+                    "--db-url postgresql://bot:pw@db:5432/larkspur",
     )
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.set_defaults(func=_cmd_migrate)
@@ -243,9 +256,9 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
         help="delete everything of one sender (a deletion request)",
         description="Example: python -m bot logs erase --sender 5f2c-user-42 "
                     "--tracker-url sqlite:///var/tracker.db\n\n"
-                    "Deletes the sender's conversations, turns, retrievals, drafts and feedback, "
-                    "their spooled turns, and with --tracker-url their rows in Rasa's tracker "
-                    "store (table events).",
+                    "Deletes the sender's conversations, turns, retrievals, drafts and feedback,\n"
+                    "their spooled turns, and with --tracker-url their rows in Rasa's tracker\n"
+                    "store (table events), which keeps raw sender ids.",
     )
     erase.add_argument("--sender", required=True, help="the sender id as the channel gave it")
     erase.add_argument("--tracker-url", default=None,
@@ -259,7 +272,8 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
     flush = sub.add_parser(
         "flush", parents=[common], formatter_class=raw,
         help="replay turns spooled while the database was down",
-        description="Example: python -m bot logs flush --db-url postgresql://bot:pw@db:5432/larkspur",
+        description="Example: python -m bot logs flush "
+                    "--db-url postgresql://bot:pw@db:5432/larkspur",
     )
     flush.add_argument("--spool", type=Path, default=DEFAULT_SPOOL,
                        help="the spool file (default: var/conversations.spool.db)")

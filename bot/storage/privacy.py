@@ -26,7 +26,10 @@ EMAIL_MASK = "[email]"
 CARD_MASK = "[card]"
 PHONE_MASK = "[phone]"
 
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Starts only where a word starts, so a long run of letters without "@" is scanned once.
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
 
 # A number that starts a token: not glued to a word, not "#123...", not "INV-123...", not a path.
 _NOT_INSIDE = r"(?<![\w#/=@.+])(?<![A-Za-z]-)"

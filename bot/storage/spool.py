@@ -2,7 +2,7 @@
 
     log = DurableLog(ConversationLog(sessions, salt), spool_path=var_dir / "conversations.spool.db")
     log.record_turn(record)   # the turn's id, or None when the database failed and it was spooled
-    log.health()              # {"ok": False, "spooled_count": 3, "last_error": "OperationalError: ..."}
+    log.health()              # {"ok": False, "spooled_count": 3, "last_error": "Operational..."}
     log.flush_spool()         # replays the spool in order; the number of records replayed
 
 A customer is never kept waiting on the log's database: when a write fails, the turn goes to a

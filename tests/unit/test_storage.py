@@ -1,4 +1,5 @@
-"""The conversation log (bot/storage/): migrations, what record_turn stores, erase, tail/export/stats.
+"""The conversation log (bot/storage/): migrations, what record_turn stores, erase, tail, export,
+stats.
 
 Every test runs on a temporary SQLite file, and again on PostgreSQL when BOT_TEST_POSTGRES_URL
 is set (postgresql://user:password@host:5432/db, psycopg installed); each PostgreSQL test gets
@@ -55,7 +56,8 @@ def db_url(request, tmp_path):
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.fail("BOT_TEST_POSTGRES_URL is set but psycopg is not installed (pip install psycopg[binary])")
+        pytest.fail("BOT_TEST_POSTGRES_URL is set but psycopg is not installed "
+                    "(pip install 'psycopg[binary]')")
     schema = f"test_{uuid.uuid4().hex[:12]}"
     admin = make_engine(POSTGRES_URL)
     with admin.begin() as connection:
@@ -125,7 +127,9 @@ def test_sqlite_gets_wal_foreign_keys_and_busy_timeout(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     try:
         with engine.connect() as connection:
-            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            def pragma(name):
+                return connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+
             assert pragma("journal_mode") == "wal"
             assert pragma("foreign_keys") == 1
             assert pragma("busy_timeout") == 5000
@@ -177,7 +181,7 @@ def test_migrations_go_up_and_down_and_agree_with_the_models(db_url, engines):
 # --- record_turn ------------------------------------------------------------------------------
 
 
-def test_record_turn_writes_conversation_turn_retrievals_and_draft(log, engine, migrated_url, engines):
+def test_record_turn_writes_conversation_turn_retrievals_and_draft(log, migrated_url, engines):
     turn_id = log.record_turn(turn(
         "alice", "where is my order #482913? mail me at alice@example.com", "track_order", 0,
         confidence=0.93,
@@ -230,7 +234,7 @@ def test_turns_are_numbered_in_order_within_a_conversation(log, engine):
 
 
 def test_a_failing_turn_leaves_nothing_behind(log, engine):
-    """One transaction: the turn's retrievals break a constraint, so not even its conversation stays."""
+    """One transaction: a retrieval breaks a constraint, so not even the conversation stays."""
     with pytest.raises(IntegrityError):
         log.record_turn(turn(
             "alice", "where is my refund", "track_refund", 0,
@@ -375,7 +379,8 @@ def test_stats_on_a_known_dataset(log):
     assert everything["containment"] == pytest.approx(3 / 9, abs=1e-4)
     # alice and bob were handed off; carol and dave were not
     assert everything["conversation_containment"] == 0.5
-    assert everything["fallback_rate"] == pytest.approx(2 / 9, abs=1e-4)  # nlu_fallback, out_of_scope
+    # nlu_fallback, out_of_scope
+    assert everything["fallback_rate"] == pytest.approx(2 / 9, abs=1e-4)
     assert everything["refusal_rate"] == pytest.approx(3 / 9, abs=1e-4)
     # sorted: 100 200 250 300 400 500 600 700 5000 -> 5th and 9th
     assert everything["latency_ms"] == {"p50": 400, "p95": 5000}

@@ -43,10 +43,10 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert "--db-url" in out
 
 
-def test_migrate_then_tail(db_url, capsys):
+def test_migrate_then_tail(db_url, engines, capsys):
     assert bot("migrate", "--db-url", db_url) == 0
     assert "revision 0001" in capsys.readouterr().out
-    log = ConversationLog(session_factory(db_url), salt=SALT)
+    log = ConversationLog(session_factory(engines(db_url)), salt=SALT)
     log.record_turn(turn("alice", "where is my order #482913", "track_order", 0,
                          confidence=0.91, bot_reply="Let me help with order #482913.",
                          latency_ms=120, retrievals=[RetrievalRecord("track-order", "p1", 0.8, 1)]))
@@ -76,7 +76,8 @@ def test_export_to_a_file(log, migrated_url, tmp_path, capsys):
     with out.open(newline="") as f:
         assert len(list(csv.DictReader(f))) == 8
 
-    assert bot("export", "--since", "2026-11-01", "--format", "jsonl", "--db-url", migrated_url) == 0
+    assert bot("export", "--since", "2026-11-01", "--format", "jsonl",
+               "--db-url", migrated_url) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 8 and json.loads(lines[0])["channel"] == "socketio"
 
@@ -105,13 +106,15 @@ def test_erase_removes_the_sender_from_the_log_the_spool_and_the_tracker(
         connection.exec_driver_sql(
             "CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id VARCHAR(255), data TEXT)")
         connection.exec_driver_sql(
-            "INSERT INTO events (sender_id, data) VALUES ('alice', '{}'), ('alice', '{}'), ('bob', '{}')")
+            "INSERT INTO events (sender_id, data) "
+            "VALUES ('alice', '{}'), ('alice', '{}'), ('bob', '{}')")
     log.record_turn(turn("alice", "hi", "greet", 0))
     log.record_turn(turn("bob", "hi", "greet", 0))
     spool = tmp_path / "spool.db"
     Spool(spool).append(log.prepare(turn("alice", "still here?", "greet", 1)))
 
-    assert bot("erase", "--sender", "alice", "--salt", SALT, "--tracker-url", f"sqlite:///{tracker}",
+    assert bot("erase", "--sender", "alice", "--salt", SALT,
+               "--tracker-url", f"sqlite:///{tracker}",
                "--spool", str(spool), "--db-url", migrated_url) == 0
     out = capsys.readouterr().out
     assert "turns                         1 rows deleted" in out

@@ -1,4 +1,4 @@
-"""What the conversation log masks in customers' messages, what it keeps, and how it hashes senders."""
+"""What the conversation log masks in customers' messages, what it keeps, how it hashes senders."""
 
 import hashlib
 import hmac

@@ -1,4 +1,5 @@
-"""DurableLog: when the log's database is down, turns wait in a local spool and arrive once, in order."""
+"""DurableLog: while the log's database is down, turns wait in a local spool; they arrive once,
+in order."""
 
 from __future__ import annotations
 
@@ -69,7 +70,8 @@ def test_turns_are_spooled_while_the_database_is_unreachable_and_flushed_once(
     assert up.health() == {"ok": True, "spooled_count": 0, "last_error": None}
     assert stored_record_ids(engine) == [r.record_id for r in records]
     assert [r["seq"] for r in sorted(dump(engine, "turns"), key=lambda r: r["seq"])] == [1, 2, 3]
-    assert "where is my order #482913? I'm [email]" in [r["user_text"] for r in dump(engine, "turns")]
+    texts = [r["user_text"] for r in dump(engine, "turns")]
+    assert "where is my order #482913? I'm [email]" in texts
 
 
 def test_a_locked_sqlite_file_spools_and_the_next_turn_replays_in_order(tmp_path, engines):
@@ -82,7 +84,8 @@ def test_a_locked_sqlite_file_spools_and_the_next_turn_replays_in_order(tmp_path
 
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
-    first, second = turn("bob", "hi", "greet", 0), turn("bob", "where is my parcel", "track_order", 1)
+    first = turn("bob", "hi", "greet", 0)
+    second = turn("bob", "where is my parcel", "track_order", 1)
     assert log.record_turn(first) is None and log.record_turn(second) is None
     assert log.health()["ok"] is False and "locked" in log.health()["last_error"]
     locker.execute("ROLLBACK")
@@ -94,7 +97,9 @@ def test_a_locked_sqlite_file_spools_and_the_next_turn_replays_in_order(tmp_path
     assert stored_record_ids(engines(url)) == [first.record_id, second.record_id, third.record_id]
 
 
-def test_a_replay_never_duplicates_a_turn_that_already_arrived(migrated_url, engine, engines, tmp_path):
+def test_a_replay_never_duplicates_a_turn_that_already_arrived(
+    migrated_url, engine, engines, tmp_path
+):
     log = durable(engines, migrated_url, tmp_path / "spool.db")
     record = turn("carol", "hello", "greet", 0)
     prepared = log.log.prepare(record)

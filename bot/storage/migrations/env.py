@@ -18,7 +18,7 @@ version_table = config.attributes.get("version_table", "alembic_version")
 
 
 def render_item(type_: str, obj: object, autogen_context: object) -> object:
-    """Autogenerate writes UTCDateTime as sa.DateTime(): revisions import nothing from the models."""
+    """Autogenerate writes UTCDateTime as sa.DateTime(): revisions import nothing from models."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"
     return False
