@@ -1,13 +1,15 @@
-"""Starts the real action server and the real Rasa server once for the integration tests.
+"""Starts the real action server and the real Rasa server for the integration tests.
 
-They run on their own ports (so a `make run` in another terminal is not disturbed), with the
-tracker store in a temporary SQLite file, through the same launcher `make run` uses.
+They run on their own ports (so a `make run` in another terminal is not disturbed), through the
+same launcher `make run` uses, once with Rasa's tracker store in a temporary SQLite file and once
+in a real PostgreSQL database when BOT_TEST_POSTGRES_URL is set (.ci/run sets it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -20,8 +22,7 @@ import yaml
 from bot import launcher
 from bot.settings import ROOT, Settings
 
-RASA_PORT = 15005
-ACTION_PORT = 15055
+PORTS = {"sqlite": (15005, 15055), "postgresql": (15105, 15155)}  # Rasa, action server
 
 
 @dataclasses.dataclass
@@ -58,18 +59,42 @@ class Bot:
         return [r.get("text", "") for r in replies], elapsed
 
 
-@pytest.fixture(scope="session")
-def bot(tmp_path_factory) -> Bot:
+def _fresh_postgres_tracker() -> str:
+    """The PostgreSQL URL for Rasa's tracker store, with the events table of earlier runs dropped."""
+    url = os.environ.get("BOT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("BOT_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(_for_sqlalchemy2(url))
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+    return url
+
+
+def _for_sqlalchemy2(url: str) -> str:
+    """Rasa (SQLAlchemy 1.4) talks to PostgreSQL through psycopg2, our tests through psycopg 3."""
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def bot(request, tmp_path_factory) -> Bot:
     settings = Settings.from_env({})
     if not settings.rasa_model_path.exists():
         pytest.fail(f"no trained Rasa model at {settings.rasa_model_path}: run `make train` first")
-    var = tmp_path_factory.mktemp("var")
+    var = tmp_path_factory.mktemp(f"var-{request.param}")
+    if request.param == "postgresql":
+        tracker_url = _fresh_postgres_tracker()
+    else:
+        tracker_url = f"sqlite:///{var / 'tracker.db'}"
+    rasa_port, action_port = PORTS[request.param]
     settings = dataclasses.replace(
         settings,
         var_dir=var,
-        rasa_port=RASA_PORT,
-        action_port=ACTION_PORT,
-        tracker_url=f"sqlite:///{var / 'tracker.db'}",
+        rasa_port=rasa_port,
+        action_port=action_port,
+        tracker_url=tracker_url,
     )
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     endpoints["action_endpoint"]["url"] = f"{settings.action_url}/webhook"
@@ -89,12 +114,16 @@ def bot(tmp_path_factory) -> Bot:
 
 
 def tracker_events(settings: Settings, sender: str) -> List[dict]:
-    """The events Rasa stored for `sender` in the SQL tracker store."""
-    import sqlite3
+    """The events Rasa stored for `sender` in the SQL tracker store (SQLite or PostgreSQL)."""
+    import sqlalchemy
 
-    path = settings.tracker_url.replace("sqlite:///", "")
-    with sqlite3.connect(path) as db:
-        rows = db.execute(
-            "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,)
-        ).fetchall()
+    engine = sqlalchemy.create_engine(_for_sqlalchemy2(settings.tracker_url))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sqlalchemy.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
+                {"s": sender},
+            ).fetchall()
+    finally:
+        engine.dispose()
     return [json.loads(r[0]) for r in rows]
