@@ -1,14 +1,21 @@
 """How fast is top-10 vector search over the knowledge base, and how does it grow with the collection?
 
-    .venv/actions/bin/python -m bot.evaluation.bench_search            # full run, about 5 minutes
+    .venv/actions/bin/python -m bot.evaluation.bench_search            # full run, 3-5 minutes
     .venv/actions/bin/python -m bot.evaluation.bench_search --quick    # tiny run (tests)
     .venv/actions/bin/python -m bot.evaluation.bench_search --sizes 10000,100000 --batches 1,32
 
 Synthetic 384-d unit vectors (the size of all-MiniLM-L6-v2 embeddings) stand in for passages.
 Exact inner-product search is timed side by side in one process with FAISS IndexFlatIP, NumPy
 (matmul + argpartition) and torch (mm + topk), plus FAISS on the GPU when one is present; NumPy is
-the baseline the others are divided by. Approximate indexes (IVF, HNSW) are timed against the
-exact answers. The report (--out) names the machine, because an absolute time alone means little.
+the baseline the others are divided by.
+
+Approximate indexes (IVF, HNSW) are measured on a second, clustered data set, because on isotropic
+random vectors a query's true top-10 are barely closer than everything else and recall means
+nothing: a few thousand cluster centres grouped under topics, points = centre + noise, queries
+drawn the same way. Their recall@10 against exact search and their speed at batch 32 are set
+beside exact search timed on the same data, and the report says which index reaches recall@10
+>= 0.95 soonest and how much faster than exact search it is there. The report (--out) names the
+machine, because an absolute time alone means little.
 """
 
 from __future__ import annotations
@@ -67,10 +74,27 @@ class BenchConfig:
     ann_sizes: Tuple[int, ...] = (100_000, 1_000_000)
     ann_queries: int = 1024
     ann_batch: int = 32
-    nprobes: Tuple[int, ...] = (1, 4, 16, 64)
-    ef_searches: Tuple[int, ...] = (16, 64, 256)
-    hnsw_m: int = 16  # M=32 doubles the build time (about 75 s at 100k on 2 shared cores)
-    hnsw_max_n: int = 100_000  # larger HNSW builds do not fit the run's time budget on 2 cores
+    nprobes: Tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    ef_searches: Tuple[int, ...] = (16, 32, 64, 128, 256)
+    hnsw_m: int = 16  # M=32 doubles the build time
+    # Larger HNSW builds do not fit the run's time budget on 2 cores: on the clustered set 100k
+    # builds in ~9 s, 1M in ~150 s (idle machine), more than the rest of the approximate part.
+    hnsw_max_n: int = 100_000
+    target_recall: float = 0.95  # "good enough" for the Which-index-when paragraph
+    # The clustered set for the approximate indexes. With these values, at 100k, a query's nearest
+    # neighbour has cosine ~0.66, its 10th ~0.55, a random vector 0.00 +- 0.10. The knowledge
+    # base's own 292 all-MiniLM-L6-v2 passages give 0.75, 0.56 and 0.26 +- 0.16 (the offset is a
+    # direction all embeddings share, which moves every score about alike and is left out); the
+    # isotropic set of the exact part gives a 10th neighbour of ~0.2 against 0.00 +- 0.05.
+    clusters: int = 4096
+    topics: int = 128  # clusters are grouped under topics, so neighbouring clusters overlap
+    topic_spread: float = 1.0  # noise norm of a centre around its topic: cosine ~0.7 to it
+    cluster_noise: float = 1.0  # noise norm of a point around its centre: cosine ~0.7 to it
+    # Noise variance falls off as 1/i over the coordinates, so that a few dozen directions carry
+    # most of it, as in real embeddings (isotropic noise in 384-d makes a cluster's members all
+    # equally far from each other, and the true top-10 a coin toss among them).
+    noise_decay: float = 0.5
+    cluster_size_sigma: float = 0.5  # lognormal spread of cluster sizes: some topics are popular
     quick: bool = False
 
     @classmethod
@@ -79,8 +103,8 @@ class BenchConfig:
         return cls(
             sizes=(2000,), batches=(1, 8), query_pool=64, budget_s=0.05, min_batches=2,
             max_batches=20, cap_s=2.0, bandwidth_bytes=1 << 24, bandwidth_runs=2,
-            ann_sizes=(2000,), ann_queries=64, ann_batch=8, nprobes=(1, 4),
-            ef_searches=(16, 64), hnsw_m=8, hnsw_max_n=2000, quick=True,
+            ann_sizes=(2000,), ann_queries=64, ann_batch=8, nprobes=(1, 4, 16),
+            ef_searches=(16, 64), hnsw_m=8, hnsw_max_n=2000, clusters=64, topics=8, quick=True,
         )
 
 
@@ -135,6 +159,57 @@ def make_queries(
     )
     _unit_rows(queries)
     return queries, sources
+
+
+@dataclass(frozen=True)
+class Clusters:
+    centres: np.ndarray  # (clusters, dim) unit vectors
+    weights: np.ndarray  # (clusters,) probability that a point or a query comes from each centre
+    noise_scales: np.ndarray  # (dim,) standard deviation of the noise along each coordinate
+
+
+def make_clusters(cfg: BenchConfig) -> Clusters:
+    """Seeded cluster centres grouped under topics, uneven cluster sizes, decaying noise spectrum."""
+    rng = np.random.default_rng([cfg.seed, 2])
+    dim = cfg.dim
+    topics = rng.standard_normal((cfg.topics, dim), dtype=np.float32)
+    _unit_rows(topics)
+    parent = rng.integers(cfg.topics, size=cfg.clusters)
+    centres = topics[parent] + cfg.topic_spread / math.sqrt(dim) * rng.standard_normal(
+        (cfg.clusters, dim), dtype=np.float32)
+    _unit_rows(centres)
+    weights = rng.lognormal(0.0, cfg.cluster_size_sigma, cfg.clusters)
+    weights /= weights.sum()
+    decay = np.arange(1, dim + 1, dtype=np.float64) ** -cfg.noise_decay
+    decay *= math.sqrt(dim) / np.linalg.norm(decay)  # so that the noise norm is ~cluster_noise
+    return Clusters(centres, weights, (cfg.cluster_noise / math.sqrt(dim) * decay).astype(np.float32))
+
+
+def make_clustered(clusters: Clusters, n: int, seed: int, stream: int, threads: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """n unit vectors, each a centre (drawn by weight) plus noise, normalised; and their centres' ids.
+
+    Chunked and seeded like make_database, so smaller collections are prefixes of larger ones.
+    ``stream`` separates the database (3) from the queries (4).
+    """
+    chunk = 1 << 16
+    dim = clusters.centres.shape[1]
+    out = np.empty((n, dim), dtype=np.float32)
+    labels = np.empty(n, dtype=np.int64)
+
+    def fill(index: int) -> None:
+        rows = slice(index * chunk, min(n, (index + 1) * chunk))
+        rng = np.random.default_rng([seed, stream, index])
+        # Labels for a whole chunk, then the noise row by row: the draws for a row do not depend on n.
+        labels[rows] = rng.choice(len(clusters.weights), size=chunk, p=clusters.weights)[: rows.stop - rows.start]
+        view = out[rows]
+        rng.standard_normal(out=view, dtype=np.float32)
+        view *= clusters.noise_scales
+        view += clusters.centres[labels[rows]]
+        _unit_rows(view)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        list(pool.map(fill, range(math.ceil(n / chunk))))
+    return out, labels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,10 +532,28 @@ class AnnRow:
     index: str
     setting: str
     build_s: Optional[float]
-    recall: Optional[float] = None
-    dup_found: Optional[float] = None  # near-duplicate queries whose source is in the top k
+    recall: Optional[float] = None  # share of the exact top-k found; None for exact search itself
+    top1_found: Optional[float] = None  # share of queries whose true nearest neighbour is returned
     qps: Optional[float] = None
     note: str = ""
+    exact: bool = False
+
+
+@dataclass
+class DataStats:
+    """How much a query's true neighbours stand out on the clustered set, at one size."""
+    top1_cos: float  # mean cosine of the nearest neighbour
+    topk_cos: float  # mean cosine of the k-th nearest
+    random_cos: float  # mean cosine of a query to random database vectors
+    random_sd: float
+    own_cluster: float  # share of the true top-k that come from the query's own cluster
+
+
+@dataclass
+class AnnResults:
+    rows: List[AnnRow] = field(default_factory=list)
+    data: Dict[int, DataStats] = field(default_factory=dict)
+    other_cores: Dict[int, Optional[float]] = field(default_factory=dict)
 
 
 def ivf_lists(n: int) -> int:
@@ -468,8 +561,8 @@ def ivf_lists(n: int) -> int:
     return int(min(1024, max(8, 2 ** round(math.log2(math.sqrt(n))))))
 
 
-def _time_ann(index, queries: np.ndarray, truth: np.ndarray, sources: np.ndarray, cfg: BenchConfig) -> Tuple[float, float, float]:
-    """(recall@k, near-duplicate found, queries/s) over one pass in batches of cfg.ann_batch."""
+def _time_ann(index, queries: np.ndarray, truth: np.ndarray, cfg: BenchConfig) -> Tuple[float, float, float]:
+    """(recall@k, top-1 found, queries/s) over one pass in batches of cfg.ann_batch."""
     index.search(queries[: cfg.ann_batch], cfg.k)  # warm-up
     found = []
     started = time.perf_counter()
@@ -478,30 +571,35 @@ def _time_ann(index, queries: np.ndarray, truth: np.ndarray, sources: np.ndarray
     seconds = time.perf_counter() - started
     ids = np.concatenate(found)
     recall = np.mean([len(set(a.tolist()) & set(b.tolist())) / cfg.k for a, b in zip(ids, truth)])
-    dups = sources >= 0
-    dup_found = np.mean([s in row for s, row in zip(sources[dups], ids[dups])]) if dups.any() else float("nan")
-    return float(recall), float(dup_found), len(queries) / seconds
+    top1 = np.mean([t[0] in row for t, row in zip(truth, ids)])
+    return float(recall), float(top1), len(queries) / seconds
 
 
-def exact_truth(database: np.ndarray, queries: np.ndarray, known: Dict[Tuple[int, int], np.ndarray], k: int) -> np.ndarray:
-    """True top-k ids for ``queries`` (= the first rows of the query pool): reused when the exact
-    run already checked that many queries at this size (it costs ~20 s at 1M), else FAISS flat."""
-    for (n, batch), truth in sorted(known.items(), key=lambda kv: -kv[0][1]):
-        if n == len(database) and batch >= len(queries):
-            return truth[: len(queries)]
-    flat = faiss.IndexFlatIP(database.shape[1])
-    flat.add(database)
-    return flat.search(queries, k)[1]
-
-
-def run_approximate(cfg: BenchConfig, database: np.ndarray, queries: np.ndarray, sources: np.ndarray,
-                    known_truth: Dict[Tuple[int, int], np.ndarray]) -> List[AnnRow]:
-    rows: List[AnnRow] = []
+def run_approximate(cfg: BenchConfig, database: np.ndarray, labels: np.ndarray, queries: np.ndarray,
+                    query_labels: np.ndarray) -> AnnResults:
+    """IVF and HNSW on the clustered set, beside exact search timed on the same vectors and queries."""
+    results = AnnResults()
     hnsw_s_per_vector: Optional[float] = None
-    queries, sources = queries[: cfg.ann_queries], sources[: cfg.ann_queries]
     for n in cfg.ann_sizes:
         view = database[:n]
-        truth = exact_truth(view, queries, known_truth, cfg.k)
+        others = OtherLoad()
+
+        # Exact search on the same data, at the same batch size, under the same load: the baseline.
+        methods, keep = exact_methods(view, cfg)
+        methods.pop(FAISS_GPU, None)  # the indexes below run on the CPU
+        scores, truth = methods[FAISS_CPU](queries)
+        sample = queries @ view[: min(n, 2000)].T
+        results.data[n] = DataStats(
+            float(scores[:, 0].mean()), float(scores[:, cfg.k - 1].mean()), float(sample.mean()),
+            float(sample.std()), float(np.mean(labels[truth] == query_labels[:, None])),
+        )
+        for method, search in methods.items():
+            time.sleep(0.2)  # let the previous library's threads go quiet, as in run_exact
+            timing = time_batches(search, queries, cfg.ann_batch, cfg)
+            qps = cfg.ann_batch / float(np.mean(timing.seconds))
+            results.rows.append(AnnRow(n, f"exact: {method}", "—", None, qps=qps, exact=True))
+            logger.info("bench.ann_exact n=%d method=%r qps=%.0f", n, method, qps)
+        del methods, keep
 
         nlist = ivf_lists(n)
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(cfg.dim), cfg.dim, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -516,27 +614,30 @@ def run_approximate(cfg: BenchConfig, database: np.ndarray, queries: np.ndarray,
         logger.info("bench.ivf_built n=%d nlist=%d seconds=%.1f", n, nlist, build)
         for nprobe in [p for p in cfg.nprobes if p <= nlist]:
             ivf.nprobe = nprobe
-            recall, dup_found, qps = _time_ann(ivf, queries, truth, sources, cfg)
-            rows.append(AnnRow(n, f"IVFFlat, {nlist} lists", f"nprobe={nprobe}", build, recall, dup_found, qps))
+            recall, top1, qps = _time_ann(ivf, queries, truth, cfg)
+            results.rows.append(AnnRow(n, f"IVFFlat, {nlist} lists", f"nprobe={nprobe}", build, recall, top1, qps))
+            logger.info("bench.ivf n=%d nprobe=%d recall=%.3f qps=%.0f", n, nprobe, recall, qps)
         del ivf
 
         if n > cfg.hnsw_max_n:
             estimate = f" (at least ~{hnsw_s_per_vector * n:.0f} s at the rate measured above)" if hnsw_s_per_vector else ""
-            rows.append(AnnRow(n, f"HNSWFlat, M={cfg.hnsw_m}", "—", None,
-                               note=f"not built: over the run's time budget{estimate}"))
-            continue
-        hnsw = faiss.IndexHNSWFlat(cfg.dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        started = time.perf_counter()
-        hnsw.add(view)
-        build = time.perf_counter() - started
-        hnsw_s_per_vector = build / n
-        logger.info("bench.hnsw_built n=%d m=%d seconds=%.1f", n, cfg.hnsw_m, build)
-        for ef in cfg.ef_searches:
-            hnsw.hnsw.efSearch = ef
-            recall, dup_found, qps = _time_ann(hnsw, queries, truth, sources, cfg)
-            rows.append(AnnRow(n, f"HNSWFlat, M={cfg.hnsw_m}", f"efSearch={ef}", build, recall, dup_found, qps))
-        del hnsw
-    return rows
+            results.rows.append(AnnRow(n, f"HNSWFlat, M={cfg.hnsw_m}", "—", None,
+                                       note=f"not built: over the run's time budget{estimate}"))
+        else:
+            hnsw = faiss.IndexHNSWFlat(cfg.dim, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            started = time.perf_counter()
+            hnsw.add(view)
+            build = time.perf_counter() - started
+            hnsw_s_per_vector = build / n
+            logger.info("bench.hnsw_built n=%d m=%d seconds=%.1f", n, cfg.hnsw_m, build)
+            for ef in cfg.ef_searches:
+                hnsw.hnsw.efSearch = ef
+                recall, top1, qps = _time_ann(hnsw, queries, truth, cfg)
+                results.rows.append(AnnRow(n, f"HNSWFlat, M={cfg.hnsw_m}", f"efSearch={ef}", build, recall, top1, qps))
+                logger.info("bench.hnsw n=%d ef=%d recall=%.3f qps=%.0f", n, ef, recall, qps)
+            del hnsw
+        results.other_cores[n] = others.cores()
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,7 +673,7 @@ def _find(rows: Sequence[ExactRow], n: int, method: str, batch: int) -> Optional
     return None
 
 
-def growth_paragraph(cfg: BenchConfig, exact: ExactResults, ann: Sequence[AnnRow]) -> List[str]:
+def growth_paragraph(cfg: BenchConfig, exact: ExactResults) -> List[str]:
     """'How cost grows with the collection', computed from this run's numbers."""
     lines: List[str] = []
     batch = cfg.batches[0]
@@ -614,33 +715,89 @@ def growth_paragraph(cfg: BenchConfig, exact: ExactResults, ann: Sequence[AnnRow
             f"one at a time; batching {cfg.batches[-1]} queries raises that to ~{many.qps:,.0f} queries/s "
             f"({many.method}), because one pass over the vectors then serves the whole batch."
         )
-    # The approximate index that keeps the most recall, against exact search at the same batch size.
+    return lines
+
+
+def _fastest_exact(ann: AnnResults, n: int) -> Optional[AnnRow]:
+    return max((r for r in ann.rows if r.n == n and r.exact and r.qps), key=lambda r: r.qps, default=None)
+
+
+def which_index_paragraph(cfg: BenchConfig, exact: ExactResults, ann: AnnResults) -> List[str]:
+    """'Which index when', computed from this run's numbers on the clustered set."""
+    target = cfg.target_recall
+    lines: List[str] = []
+    small = [n for n in cfg.sizes if n < min(cfg.ann_sizes)]
+    for n in small:
+        best = min((r for r in exact.rows if r.n == n and r.batch == 1 and r.batches and r.method != FAISS_GPU),
+                   key=lambda r: r.p50_ms, default=None)
+        if best:
+            text = f"- **{_n(n)} vectors**: exact search answers one query in {_ms(best.p50_ms)} ms (p50, {best.method})"
+            if best.p50_ms < 10:  # well inside a chat reply's budget
+                text += ", with nothing to build, tune or miss: an approximate index has little to gain here"
+            lines.append(text + ".")
     for n in cfg.ann_sizes:
-        exact_best = max((r for r in exact.rows if r.n == n and r.batch == cfg.ann_batch and r.batches
-                          and r.method != FAISS_GPU), key=lambda r: r.qps, default=None)
-        good = [r for r in ann if r.n == n and r.qps and r.recall is not None and r.recall >= 0.9]
-        if exact_best and ann:
-            if good:
-                pick = max(good, key=lambda r: r.qps)
-                lines.append("")
-                lines.append(
-                    f"At {_n(n)}, the fastest approximate setting with recall@{cfg.k} ≥ 0.9 is {pick.index} "
-                    f"{pick.setting}: {pick.qps:,.0f} queries/s against {exact_best.qps:,.0f} for the "
-                    f"fastest exact method ({exact_best.method}) at batch {cfg.ann_batch} "
-                    f"(×{pick.qps / exact_best.qps:.1f})."
-                )
-            else:
-                lines.append("")
-                lines.append(
-                    f"At {_n(n)}, no approximate setting tried reached recall@{cfg.k} ≥ 0.9 on these "
-                    f"vectors; exact search answers {exact_best.qps:,.0f} queries/s at batch {cfg.ann_batch} "
-                    f"({exact_best.method})."
-                )
+        base = _fastest_exact(ann, n)
+        if base is None:
+            continue
+        parts = []
+        picks = []
+        for family in dict.fromkeys(r.index for r in ann.rows if r.n == n and not r.exact):
+            tried = [r for r in ann.rows if r.n == n and r.index == family]
+            done = [r for r in tried if r.qps is not None]
+            if not done:
+                parts.append(f"{family}: {tried[0].note}")
+                continue
+            # settings are listed cheapest first, so the first that reaches the target is the smallest
+            reach = next((r for r in done if r.recall >= target), None)
+            if reach is None:
+                top = max(done, key=lambda r: r.recall)
+                parts.append(f"{family} does not reach it (at most {top.recall:.3f}, at {top.setting})")
+                continue
+            picks.append(reach)
+            parts.append(
+                f"{family} at {reach.setting} (recall {reach.recall:.3f}, {_qps(reach.qps)} queries/s, "
+                f"×{reach.qps / base.qps:.1f} the speed of exact search; built in {reach.build_s:.1f} s)"
+            )
+        text = (f"- **{_n(n)} vectors**: exact search answers {_qps(base.qps)} queries/s at batch "
+                f"{cfg.ann_batch} ({base.index[len('exact: '):]}, the fastest exact method on these vectors). "
+                f"Smallest setting with recall@{cfg.k} ≥ {target:g}: " + "; ".join(parts) + ".")
+        picks.sort(key=lambda r: -r.qps)
+        if len(picks) > 1 and picks[1].qps >= 0.9 * picks[0].qps:
+            # one timed pass each: a gap under 10% is within the noise of a shared machine
+            quick_build = min(picks, key=lambda r: r.build_s)
+            text += (f" {picks[0].index} and {picks[1].index} are about as fast here (within 10%, one timed "
+                     f"pass each); **{quick_build.index}, {quick_build.setting}** builds faster "
+                     f"({quick_build.build_s:.1f} s), ×{quick_build.qps / base.qps:.1f} the speed of exact search.")
+        elif picks:
+            pick = picks[0]
+            text += (f" The fastest way to recall@{cfg.k} ≥ {target:g} here is **{pick.index}, {pick.setting}**, "
+                     f"×{pick.qps / base.qps:.1f} the speed of exact search.")
+        else:
+            text += f" No index tried reaches recall@{cfg.k} ≥ {target:g} here: stay with exact search."
+        lines.append(text)
+    lines.append("")
+    if len(ann.data) > 1:
+        sizes = sorted(ann.data)
+        lines.append(
+            f"The number of centres is fixed, so clusters grow with the collection (from ~{sizes[0] / cfg.clusters:,.0f} "
+            f"to ~{sizes[-1] / cfg.clusters:,.0f} vectors on average), and the share of the true top-{cfg.k} from "
+            f"the query's own cluster goes from {ann.data[sizes[0]].own_cluster:.0%} to "
+            f"{ann.data[sizes[-1]].own_cluster:.0%}: the larger set is the easier one for IVF. A real "
+            "collection that grew tenfold would more likely gain topics too, and need a larger nprobe than here."
+        )
+        lines.append("")
+    lines.append(
+        "The recall figures depend on how clustered the vectors are; they come from the synthetic set "
+        "described above, so before switching the knowledge base to an approximate index, check its "
+        "recall on the real passages and customer questions. Exact search costs the same on any vectors; "
+        "the speed of IVF and HNSW at a given setting depends on the data too (how evenly the lists fill, "
+        "how the graph connects)."
+    )
     return lines
 
 
 def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidth: Dict[str, float],
-                 exact: ExactResults, ann: Sequence[AnnRow], run: Dict[str, str]) -> str:
+                 exact: ExactResults, ann: AnnResults, run: Dict[str, str]) -> str:
     out: List[str] = []
     add = out.append
     add("# Vector search speed: exact and approximate top-10 over synthetic 384-d vectors")
@@ -682,7 +839,8 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
         f"{cfg.query_pool:,} queries drawn the same way, of which {dups:,} (every other one) are "
         f"near-duplicates of database vectors (the vector plus noise of {cfg.dup_noise:g} of its length, "
         f"cosine ≈ {1 / math.sqrt(1 + cfg.dup_noise ** 2):.2f} to its source), so that a right answer "
-        "exists and can be missed. Batches take consecutive queries from this pool.")
+        "exists and can be missed. Batches take consecutive queries from this pool. The approximate "
+        "indexes are measured on a second, clustered set, described in their section.")
     add("")
     add("## Exact search")
     add("")
@@ -762,30 +920,63 @@ def write_report(path: Path, cfg: BenchConfig, machine: Dict[str, str], bandwidt
     add("")
     add("## Approximate indexes")
     add("")
-    add(f"Built on the first N vectors; {cfg.ann_queries:,} queries of the pool (half near-duplicates) "
-        f"searched in batches of {cfg.ann_batch}. `recall@{cfg.k}`: share of the exact top-{cfg.k} "
-        f"found. `near-dup found`: share of near-duplicate queries whose source vector is in the "
-        f"top {cfg.k}: the case of a customer's question that has a close match in the knowledge base. "
-        f"IVF lists are trained with seed {cfg.seed}; HNSW is built with {cpu_cores()} threads, so its "
-        "graph can differ slightly between runs.")
+    decay = "1/i" if cfg.noise_decay == 0.5 else f"1/i^{2 * cfg.noise_decay:g}"
+    add("On isotropic random vectors like those above, a fresh query's true top-10 are barely closer "
+        "than everything else, so an approximate index's recall says nothing about real use. The "
+        f"indexes are therefore measured on a second seeded set that clusters like sentence embeddings: "
+        f"{cfg.clusters:,} cluster centres, grouped under {cfg.topics} topics (a centre is its topic plus "
+        f"noise of norm {cfg.topic_spread:g}, normalised), with lognormal cluster sizes (σ = "
+        f"{cfg.cluster_size_sigma:g}); a point is a centre plus noise of norm {cfg.cluster_noise:g}, "
+        f"normalised, whose variance falls off as {decay} over the coordinates, so "
+        f"that a few dozen directions carry most of it, as in real embeddings. {cfg.ann_queries:,} queries "
+        "are drawn the same way from the same centres. Each smaller collection is the start of the larger one.")
+    if ann.data:
+        add("")
+        add(f"| N | nearest neighbour, mean cosine | {cfg.k}th neighbour | random vector | "
+            f"true top-{cfg.k} from the query's own cluster |")
+        add("|---:|---:|---:|---:|---:|")
+        for n, d in ann.data.items():
+            add(f"| {_n(n)} | {d.top1_cos:.2f} | {d.topk_cos:.2f} | {d.random_cos:.2f} ± {d.random_sd:.2f} | "
+                f"{d.own_cluster:.0%} |")
+        add("")
+        add("For comparison, the knowledge base's own 292 passages (all-MiniLM-L6-v2) give 0.75, 0.56 and "
+            "0.26 ± 0.16 (real embeddings share a common direction, which moves every score about alike).")
     add("")
-    add("Isotropic random vectors have no neighbourhoods: for a fresh random query the exact top-10 "
-        "are barely closer than the rest, which is the hardest case for IVF and HNSW. Real sentence "
-        "embeddings cluster by topic, so expect higher recall on them; `near-dup found` is the more "
-        "telling column here.")
+    add(f"`recall@{cfg.k}`: share of the exact top-{cfg.k} (FAISS IndexFlatIP) found. `top-1 found`: share "
+        f"of queries whose true nearest neighbour is among the {cfg.k} returned, the passage a customer's "
+        f"question matches best. Queries are searched in batches of {cfg.ann_batch}, one pass over all "
+        f"{cfg.ann_queries:,}. The `exact` rows are the exact methods above, timed again on these vectors "
+        f"and queries in the same stretch of the run; `× exact` divides by the fastest of them. IVF "
+        f"lists are trained with seed {cfg.seed}; HNSW is built with {cpu_cores()} threads, so its graph "
+        "can differ slightly between runs.")
+    for n in cfg.ann_sizes:
+        busy = ann.other_cores.get(n)
+        if busy is not None:
+            add("")
+            add(f"At N = {_n(n)}, other processes kept {busy:.2f} of {cpu_cores()} cores busy.")
     add("")
-    add(f"| N | index | setting | build s | recall@{cfg.k} | near-dup found | queries/s (batch {cfg.ann_batch}) |")
-    add("|---:|---|---|---:|---:|---:|---:|")
-    for r in ann:
+    add(f"| N | index | setting | build s | recall@{cfg.k} | top-1 found | queries/s (batch {cfg.ann_batch}) | × exact |")
+    add("|---:|---|---|---:|---:|---:|---:|---:|")
+    for r in ann.rows:
         if r.qps is None:
-            add(f"| {_n(r.n)} | {r.index} | {r.setting} | — | {r.note} | | |")
+            add(f"| {_n(r.n)} | {r.index} | {r.setting} | — | {r.note} | | | |")
             continue
-        add(f"| {_n(r.n)} | {r.index} | {r.setting} | {r.build_s:.1f} | {r.recall:.3f} | {r.dup_found:.3f} | "
-            f"{_qps(r.qps)} |")
+        base = _fastest_exact(ann, r.n)
+        ratio = f"×{r.qps / base.qps:.2f}" if base else "—"
+        if r.exact:
+            add(f"| {_n(r.n)} | {r.index} | — | — | exact | exact | {_qps(r.qps)} | {ratio} |")
+            continue
+        add(f"| {_n(r.n)} | {r.index} | {r.setting} | {r.build_s:.1f} | {r.recall:.3f} | {r.top1_found:.3f} | "
+            f"{_qps(r.qps)} | {ratio} |")
+    if ann.rows:
+        add("")
+        add("## Which index when")
+        add("")
+        out.extend(which_index_paragraph(cfg, exact, ann))
     add("")
     add("## How cost grows with the collection")
     add("")
-    out.extend(growth_paragraph(cfg, exact, ann))
+    out.extend(growth_paragraph(cfg, exact))
     add("")
     text = "\n".join(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -814,14 +1005,21 @@ def run(cfg: BenchConfig, out: Path, argv_text: str = "") -> str:
     bandwidth = measure_bandwidth(cfg.bandwidth_bytes, cfg.bandwidth_runs, cores)
     logger.info("bench.bandwidth gbs=%.1f", bandwidth["best"])
 
-    largest = max(cfg.sizes + cfg.ann_sizes)
-    database = make_database(largest, cfg.dim, cfg.seed, cores)
-    queries, sources = make_queries(database, cfg.query_pool, cfg.dup_fraction, cfg.dup_noise, cfg.seed,
-                                    source_limit=min(cfg.sizes + cfg.ann_sizes))
-    logger.info("bench.data n=%d queries=%d seconds=%.1f", largest, len(queries), time.perf_counter() - started)
-
+    database = make_database(max(cfg.sizes), cfg.dim, cfg.seed, cores)
+    queries, _sources = make_queries(database, cfg.query_pool, cfg.dup_fraction, cfg.dup_noise, cfg.seed,
+                                     source_limit=min(cfg.sizes))
+    logger.info("bench.data n=%d queries=%d seconds=%.1f", len(database), len(queries), time.perf_counter() - started)
     exact = run_exact(cfg, database, queries, bandwidth["best"])
-    ann = run_approximate(cfg, database, queries, sources, exact.truth) if cfg.ann_sizes else []
+    del database  # the clustered set takes its place in memory
+
+    ann = AnnResults()
+    if cfg.ann_sizes:
+        clusters = make_clusters(cfg)
+        vectors, labels = make_clustered(clusters, max(cfg.ann_sizes), cfg.seed, stream=3, threads=cores)
+        ann_queries, query_labels = make_clustered(clusters, cfg.ann_queries, cfg.seed, stream=4)
+        logger.info("bench.clustered n=%d clusters=%d", len(vectors), cfg.clusters)
+        ann = run_approximate(cfg, vectors, labels, ann_queries, query_labels)
+        del vectors
 
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     run_info = {
@@ -851,8 +1049,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     overrides = {name: getattr(args, name) for name in ("sizes", "batches", "ann_sizes", "seed")
                  if getattr(args, name) is not None}
     cfg = replace(cfg, **overrides)
-    if cfg.query_pool < max(cfg.batches) or cfg.ann_queries > cfg.query_pool:
-        cfg = replace(cfg, query_pool=max(max(cfg.batches), cfg.ann_queries))
+    if cfg.query_pool < max(cfg.batches):
+        cfg = replace(cfg, query_pool=max(cfg.batches))
     out = args.out or get_settings().root / "reports" / "bench_search.md"
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
