@@ -54,7 +54,6 @@ class Settings:
 
     # Knowledge base (bot/retrieval/)
     articles_dir: Path = ROOT / "knowledge" / "articles"
-    kb_dir: Path = ROOT / "models" / "kb"
     embedding_model: str = "packaged:all-MiniLM-L6-v2"  # or any sentence-transformers id / path
     kb_index_type: str = "auto"  # auto (by size), flat, hnsw or ivf
     kb_search_mode: str = "dense"  # dense, bm25 or hybrid; dense measured best (reports/retrieval.md)
@@ -77,6 +76,11 @@ class Settings:
     @property
     def rasa_model_path(self) -> Path:
         return self.models_dir / "rasa" / "bot.tar.gz"
+
+    @property
+    def kb_dir(self) -> Path:
+        """The knowledge-base index and its manifest (built by `python -m bot kb build`)."""
+        return self.models_dir / "kb"
 
     @property
     def rasa_url(self) -> str:

@@ -19,7 +19,7 @@ from typing import List
 
 import yaml
 
-from bot.evaluation.nlu_report import _quiet_rasa, evaluate
+from bot.evaluation.nlu_report import quiet_rasa_logs, evaluate
 from bot.settings import get_settings
 
 PIPELINES = Path(__file__).parent / "pipelines"
@@ -30,7 +30,7 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("tests/nlu/heldout.yml"))
     parser.add_argument("--out", type=Path, default=Path("reports/nlu_pipelines.md"))
     args = parser.parse_args(argv)
-    _quiet_rasa()
+    quiet_rasa_logs()
 
     settings = get_settings()
     work = settings.var_dir / "nlu-compare"

