@@ -33,11 +33,27 @@ SEARCH_FAILED = (
 
 
 @dataclass
+class DraftOutcome:
+    """What the generator drafted for a turn and what became of it (the log's drafts table)."""
+
+    run: str  # the generator run that drafted it (models/generator/<run>)
+    prompt_hash: str  # sha256 of the prompt text
+    text: str  # the draft as generated, sent or not
+    status: str  # "sent", "rejected" (a check failed), "timeout" or "fallback" (drafter unusable)
+    failed_check: Optional[str] = None  # which check rejected it, or why it fell back
+    latency_ms: Optional[int] = None
+    prompt_tokens: Optional[int] = None
+    new_tokens: Optional[int] = None
+
+
+@dataclass
 class Answer:
     text: str
-    kind: str  # "extractive", "no_answer" or "search_failed"
+    kind: str  # "drafted", "extractive", "no_answer" or "search_failed"
     offers_handoff: bool
-    sources: List[Dict[str, Any]] = field(default_factory=list)  # article id, url, score
+    # The passages search returned, best first: article_id, passage_id, url, score, rank.
+    sources: List[Dict[str, Any]] = field(default_factory=list)
+    draft: Optional[DraftOutcome] = None  # None when no draft was attempted
 
 
 def normalise_entity(entity: str, value: Any) -> Optional[str]:
@@ -149,6 +165,15 @@ def answer_from_passage(
     return render_units([u for i, u in enumerate(units) if i in keep or u[0] == "break"])
 
 
+def hit_sources(hits) -> List[Dict[str, Any]]:
+    """The log's and the reply's view of search hits (bot.retrieval.search.Hit)."""
+    return [
+        {"article_id": h.article_id, "passage_id": h.passage.passage_id, "url": h.url,
+         "score": round(h.score, 3), "rank": h.rank}
+        for h in hits
+    ]
+
+
 def extractive_answer(
     result,
     question_vector: np.ndarray,
@@ -157,12 +182,12 @@ def extractive_answer(
 ) -> Answer:
     """The reply for a search result (bot.retrieval.search.SearchResult)."""
     if not result.answerable:
-        return Answer(NO_ANSWER, "no_answer", offers_handoff=True)
+        return Answer(NO_ANSWER, "no_answer", offers_handoff=True, sources=hit_sources(result.hits))
     best = result.hits[0]
     body = answer_from_passage(best.text, question_vector, embed)
     prefix = ""
     if entities and entities.get("order_number"):
         prefix = f"About order #{entities['order_number']}: "
     text = f"{prefix}{body}\nMore in our help centre: {best.title} - {best.url}"
-    sources = [{"article_id": h.article_id, "url": h.url, "score": round(h.score, 3)} for h in result.hits]
+    sources = hit_sources(result.hits)
     return Answer(text, "extractive", offers_handoff=False, sources=sources)
