@@ -9,6 +9,7 @@ RASA_PY  := $(RASA_ENV)/bin/python
 ACT_PY   := $(ACT_ENV)/bin/python
 MODEL    := models/rasa/bot.tar.gz
 KB       := models/kb/manifest.json
+WIDGET   := web/vendor/rasa-webchat.js
 
 # Nothing is downloaded at run time, and Rasa sends no telemetry.
 export RASA_TELEMETRY_ENABLED := false
@@ -16,9 +17,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml') $(wildcard bot/nlu/*.py)
+# data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb run shell test nlu-report nlu-compare eval-retrieval bench clean
+.PHONY: help venvs train kb webchat generator run shell test nlu-report nlu-compare eval eval-retrieval bench clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -43,13 +45,21 @@ kb: $(KB) ## Build the knowledge-base index (only new or changed articles are em
 $(KB): $(wildcard knowledge/articles/*.md) | venvs
 	$(ACT_PY) -m bot kb build
 
-run: venvs $(MODEL) $(KB) ## Start the action server and the Rasa server; prints where to talk to the bot
+webchat: $(WIDGET) ## Vendor the web chat widget from npm (package-lock.json) into web/vendor/
+
+$(WIDGET): package.json package-lock.json scripts/vendor-webchat
+	scripts/vendor-webchat
+
+generator: venvs $(KB) ## Fine-tune the reply drafter if there is no good run yet (CPU: up to ~30 min, once)
+	$(ACT_PY) -m bot generator ensure
+
+run: venvs $(MODEL) $(KB) $(WIDGET) generator ## Start the action server and the Rasa server; prints where to talk to the bot
 	@$(ACT_PY) -m bot run
 
 shell: venvs $(MODEL) $(KB) ## Talk to the bot in the terminal (rasa shell against the action server)
 	@$(ACT_PY) -m bot shell
 
-test: venvs $(MODEL) $(KB) ## Validate the data, run the test stories, the held-out NLU report and pytest
+test: venvs $(MODEL) $(KB) $(WIDGET) ## Validate the data, run the test stories, the held-out NLU report and pytest
 	$(RASA) data validate --config config.yml --domain domain.yml --data data
 	$(RASA) test core --model $(MODEL) --stories tests/stories --out reports/rasa-core --fail-on-prediction-errors
 	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
@@ -62,6 +72,9 @@ nlu-report: venvs $(MODEL) ## Held-out NLU accuracy, macro-F1, confusions, thres
 nlu-compare: venvs ## Train and compare the candidate NLU pipelines -> reports/nlu_pipelines.md
 	$(RASA_PY) -m bot.evaluation.compare_pipelines
 
+eval: venvs $(KB) ## Drafter side by side (base, fine-tuned, extractive; quality and CPU latency) -> reports/generator.md
+	$(ACT_PY) -m bot.evaluation.generator_report
+
 eval-retrieval: venvs $(KB) ## Search quality (recall@1/5, MRR, unanswerable detection) -> reports/retrieval.md
 	$(ACT_PY) -m bot.evaluation.retrieval_report
 
@@ -69,4 +82,4 @@ bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present
 	$(ACT_PY) -m bot.evaluation.bench_search
 
 clean: ## Remove trained models and local data (var/); keeps the environments
-	rm -rf models/rasa models/kb var reports/rasa-core
+	rm -rf models/rasa models/kb models/generator var reports/rasa-core

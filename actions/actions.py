@@ -1,18 +1,27 @@
-"""Custom actions served by the rasa-sdk action server (`python -m rasa_sdk --actions actions`).
+"""Custom actions served by the action server (`python -m bot.action_server`, rasa-sdk inside).
 
 Actions are thin: read the tracker, ask one service, send the reply, return events.
+
+Every reply the bot sends comes from an action here, the fixed ones too (greeting, thanks, out of
+scope, the handoff after "yes", the core fallback): the rules name ``action_greet`` and so on
+instead of ``utter_greet``. Each action logs its turn before it returns its reply
+(actions/turn_log.py), so every reply a customer reads has its row in the conversation log. When
+this server is down Rasa has no reply to send (the channel apologises), rather than a reply that
+was never logged.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.turn_log import log_turn, response_text
 from bot import services
 from bot.answer import (
     SEARCH_FAILED,
@@ -24,6 +33,8 @@ from bot.answer import (
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
+
+NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that says it can't help
 
 
 def _rebuilt_in_worker() -> "ActionAnswerSupport":
@@ -52,6 +63,7 @@ class ActionAnswerSupport(Action):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "contact_human_agent":
             dispatcher.utter_message(response="utter_handoff")
+            await log_turn(tracker, response_text(domain, "utter_handoff"), handoff=True)
             return [SlotSet("handoff_offered", False)]
 
         text = tracker.latest_message.get("text") or ""
@@ -77,6 +89,106 @@ class ActionAnswerSupport(Action):
         if answer.kind == "no_answer" and intent not in SUPPORT_INTENTS:
             # NLU was unsure and the articles hold nothing either: say what we can help with.
             dispatcher.utter_message(response="utter_ask_rephrase_or_handoff")
+            reply = response_text(domain, "utter_ask_rephrase_or_handoff")
         else:
             dispatcher.utter_message(text=answer.text)
+            reply = answer.text
+        await log_turn(
+            tracker, reply, answered=answer.kind not in NOT_ANSWERED,
+            sources=answer.sources, draft=answer.draft,
+        )
         return [SlotSet("handoff_offered", answer.offers_handoff)]
+
+
+class ResponseAction(Action, abc.ABC):
+    """Says one of the domain's responses and logs the turn (what a rule's ``utter_...`` step
+    would say, logged; see the module docstring)."""
+
+    response: Text
+    answered = True  # False for a reply that says the bot did not understand
+    handoff = False  # True for a reply that passes the customer to a person
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        """The action's name in domain.yml and the rules."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(response=self.response)
+        await log_turn(
+            tracker, response_text(domain, self.response),
+            answered=self.answered, handoff=self.handoff,
+        )
+        return []
+
+
+class ActionGreet(ResponseAction):
+    response = "utter_greet"
+
+    def name(self) -> Text:
+        return "action_greet"
+
+
+class ActionGoodbye(ResponseAction):
+    response = "utter_goodbye"
+
+    def name(self) -> Text:
+        return "action_goodbye"
+
+
+class ActionYouAreWelcome(ResponseAction):
+    response = "utter_you_are_welcome"
+
+    def name(self) -> Text:
+        return "action_you_are_welcome"
+
+
+class ActionIAmABot(ResponseAction):
+    response = "utter_iamabot"
+
+    def name(self) -> Text:
+        return "action_iamabot"
+
+
+class ActionAnythingElse(ResponseAction):
+    response = "utter_anything_else"
+
+    def name(self) -> Text:
+        return "action_anything_else"
+
+
+class ActionOutOfScope(ResponseAction):
+    # Answered: saying what the bot is for is the right reply; logs stats count these turns in
+    # the fallback rate (intent out_of_scope), not the refusal rate.
+    response = "utter_out_of_scope"
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+
+class ActionHandoff(ResponseAction):
+    """The customer said yes to the offer of a person."""
+
+    response = "utter_handoff"
+    handoff = True
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+
+class ActionDefaultFallback(ResponseAction):
+    """Rasa's core fallback (no rule or story fits), here so that its reply is logged too. Like
+    Rasa's own, it forgets the message it could not place."""
+
+    response = "utter_default"
+    answered = False
+
+    def name(self) -> Text:
+        return "action_default_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        await super().run(dispatcher, tracker, domain)
+        return [UserUtteranceReverted()]

@@ -4,8 +4,8 @@
   python -m bot shell        talk to the bot in the terminal (make shell)
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
-  python -m bot logs ...     the SQL conversation log: tail, export, stats, erase (library ready;
-                             the action server does not write it yet)
+  python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
+  python -m bot generator ... the reply drafter: data, finetune, ensure, draft
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
                              (runs in the Rasa environment: make nlu-report)
 """
@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.storage.logs_cli import add_logs_commands
 
     add_logs_commands(sub)
+
+    from bot.generation.cli import add_generator_commands
+
+    add_generator_commands(sub)
 
     report = sub.add_parser(
         "nlu-report",

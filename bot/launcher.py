@@ -51,7 +51,9 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
             "BOT_TRACKER_URL": settings.tracker_url,
-            "SANIC_HOST": settings.host,  # the action server's interface (read by rasa-sdk)
+            "BOT_HOST": settings.host,  # the action server's interface (bot/action_server.py)
+            "BOT_VAR_DIR": str(settings.var_dir),  # the log's spool and salt live here
+            "BOT_LOG_URL": settings.log_url,
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
         }
@@ -76,7 +78,9 @@ def _spawn(name: str, cmd: List[str], settings: Settings, health_url: str, log_p
 
 def start_action_server(settings: Settings, log_dir: Path) -> Server:
     python = settings.root / ACTIONS_VENV / "bin" / "python"
-    cmd = [str(python), "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)]
+    # rasa-sdk's server plus the conversation log (schema, health route, spool replays)
+    cmd = [str(python), "-m", "bot.action_server", "--actions", "actions",
+           "--port", str(settings.action_port)]
     return _spawn(
         "action server", cmd, settings, f"{settings.action_url}/health", log_dir / "actions.log"
     )
@@ -169,15 +173,27 @@ def check_ports_free(settings: Settings) -> None:
 
 def banner(settings: Settings, seconds: float) -> str:
     url = settings.rasa_url
+    channels = settings.credentials.read_text() if settings.credentials.exists() else ""
+    webhooks = "".join(
+        f"  {label:<40}{url}/webhooks/{name}/webhook\n"
+        for label, name, cls in (
+            ("Slack Events API (Request URL):", "slack", "GuardedSlackInput"),
+            ("WeChat Official Account (server URL):", "wechat", "WeChatInput"),
+        )
+        if cls in channels
+    )
     return f"""
 Larkspur support bot is up (both servers answered after {seconds:.0f} s).
 
-  Talk to it over REST:
+  Chat in a browser:                      {url}/chat/
+{webhooks}  Talk to it over REST:
     curl -s {url}/webhooks/rest/webhook -H 'Content-Type: application/json' \\
          -d '{{"sender": "me", "message": "where is my order #123456"}}'
   Or in the terminal (in another shell):  make shell
   socket.io (web widget):                 {url}/socket.io
   Action server:                          {settings.action_url}/health
+  Conversation log (what was said):       .venv/actions/bin/python -m bot logs tail
+  Conversation log health:                {settings.action_url}/health/log
   Logs:                                   {settings.var_dir / 'logs'}
 
 Press Ctrl-C to stop both servers.
@@ -193,7 +209,7 @@ def run_forever(settings: Settings) -> int:
     servers = [
         start_action_server(settings, log_dir),
         start_rasa_server(
-            settings, log_dir, settings.root / "endpoints.yml", settings.root / "credentials.yml"
+            settings, log_dir, settings.root / "endpoints.yml", settings.credentials
         ),
     ]
     stopping = {"now": False}

@@ -10,6 +10,7 @@ the action server (Python 3.11) alike.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,24 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; raised at start-up, never in a conversation."""
 
 
+def _write_new_salt(path: Path) -> None:
+    """A random key in ``path``, readable by its owner only. Written aside and linked into place,
+    so two processes starting together agree on one key and neither reads a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        aside.unlink()
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where things live
@@ -52,6 +71,17 @@ class Settings:
     # BOT_TRACKER_URL=postgresql://user:password@host:5432/dbname
     tracker_url: str = ""
 
+    # Conversation log (bot/storage/): every turn, what was retrieved and drafted for it. A
+    # database apart from Rasa's tracker store. Default: a SQLite file under var/. PostgreSQL:
+    # BOT_LOG_URL=postgresql://user:password@host:5432/dbname (the tracker's database will do).
+    log_url: str = ""
+    # The key sender ids are hashed with: BOT_LOG_SALT, or else one made on first use in
+    # var/log_salt (git-ignored). Keep it secret and keep it: with another key, `logs erase`
+    # cannot find a sender's old rows.
+    log_salt: str = ""
+    log_mask_pii: bool = True  # e-mails, phone and card numbers masked in stored text
+    log_deadline_s: float = 1.0  # a reply waits this long for the log; then the turn is spooled
+
     # Knowledge base (bot/retrieval/)
     articles_dir: Path = ROOT / "knowledge" / "articles"
     embedding_model: str = "packaged:all-MiniLM-L6-v2"  # or any sentence-transformers id / path
@@ -63,15 +93,50 @@ class Settings:
     # Guarding the conversation
     max_message_chars: int = 2000  # longer messages are cut to this before NLU and storage
     reply_deadline_s: float = 8.0  # a channel answers with a fallback if the bot takes longer
-    action_deadline_s: float = 4.0  # a custom action gives its fallback reply after this
+    action_deadline_s: float = 6.0  # a custom action gives its fallback reply after this
+
+    # Channels (bot/channels/; secrets come from credentials.yml's ${VARS}, never from here)
+    credentials: Path = ROOT / "credentials.yml"  # or credentials.deploy.yml: + Slack and WeChat
+    slack_api_url: str = "https://slack.com/api/"  # Slack Web API (the tests point it at a fake)
+    wechat_api_url: str = "https://api.weixin.qq.com"  # WeChat Official Account API
+    wechat_reply_window_s: float = 4.0  # WeChat waits 5 s; a slower answer goes through its API
+
+    # Drafting replies with the fine-tuned generator (bot/generation/)
+    # "auto": the latest good run under models/generator/runs; "off": extractive replies only;
+    # or a run folder, a local checkpoint or any Hugging Face id.
+    generator: str = "auto"
+    generator_base: str = "packaged:SmolLM2-135M-Instruct"  # what `generator finetune` starts from
+    generator_runtime: str = "auto"  # auto (ctranslate2 on a CPU, transformers on a GPU), transformers, ctranslate2, onnxruntime-genai
+    draft_deadline_s: float = 3.0  # a draft slower than this is abandoned for the extractive reply
+    draft_max_new_tokens: int = 100
+    draft_passages: int = 3  # passages given to the generator
+    draft_support_threshold: float = 0.5  # a drafted sentence needs this MiniLM cosine to a passage sentence (or its words: bot/generation/checks.py)
 
     def __post_init__(self) -> None:
         if not self.tracker_url:
             object.__setattr__(self, "tracker_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
+        if not self.log_url:
+            object.__setattr__(self, "log_url", f"sqlite:///{self.var_dir / 'conversations.db'}")
         if self.max_message_chars < 1:
             raise SettingsError("BOT_MAX_MESSAGE_CHARS must be at least 1")
-        if self.reply_deadline_s <= 0 or self.action_deadline_s <= 0:
+        if self.reply_deadline_s <= 0 or self.action_deadline_s <= 0 or self.log_deadline_s <= 0:
             raise SettingsError("deadlines must be positive")
+
+    def sender_salt(self, create: bool = True) -> Optional[str]:
+        """The key the conversation log hashes sender ids with: BOT_LOG_SALT, else the one in
+        var/log_salt, made there on first use when ``create`` (the action server does; the
+        ``logs`` commands only read it). None when there is none and ``create`` is false."""
+        if self.log_salt:
+            return self.log_salt
+        path = self.var_dir / "log_salt"
+        if not path.exists() and create:
+            _write_new_salt(path)
+        if not path.exists():
+            return None
+        salt = path.read_text().strip()
+        if not salt:
+            raise SettingsError(f"{path} is empty: restore it, or set BOT_LOG_SALT")
+        return salt
 
     @property
     def rasa_model_path(self) -> Path:

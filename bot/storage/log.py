@@ -596,11 +596,17 @@ def erase_tracker_events(tracker_url: str, sender_id: str) -> int:
     """Deletes one sender's rows from Rasa's tracker store (table ``events``, raw ``sender_id``).
 
     Uses a plain engine: the tracker database belongs to Rasa, and its SQLite journal mode is
-    not ours to change. Returns 0 when there is no ``events`` table.
+    not ours to change. Returns 0 when there is no ``events`` table (or no SQLite file: opening
+    one would create it).
     """
+    from pathlib import Path
+
     from sqlalchemy import column, create_engine, table
 
     url = normalize_url(tracker_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        if not Path(url.database).exists():
+            return 0
     engine = create_engine(url, hide_parameters=True)
     try:
         if not inspect(engine).has_table("events"):

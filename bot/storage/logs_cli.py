@@ -7,7 +7,9 @@
   logs erase --sender ID [--tracker-url URL]   everything of one sender (a deletion request)
   logs flush                           replay turns spooled while the database was down
 
-Every command takes --db-url (default: the SQLite file var/conversations.db).
+Every command takes --db-url; its default and the other defaults (the spool, Rasa's tracker store,
+the salt senders are hashed with) are the bot's settings (bot/settings.py: BOT_LOG_URL,
+BOT_VAR_DIR, BOT_TRACKER_URL, BOT_LOG_SALT), so the commands read what the running bot writes.
 bot/cli.py registers these with ``add_logs_commands(subparsers)``.
 """
 
@@ -20,10 +22,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from bot.settings import ROOT
-
-DEFAULT_DB_URL = f"sqlite:///{ROOT / 'var' / 'conversations.db'}"
-DEFAULT_SPOOL = ROOT / "var" / "conversations.spool.db"
+from bot.settings import get_settings
 
 
 def _sqlite_path(url: str) -> Optional[Path]:
@@ -85,7 +84,7 @@ def _cmd_tail(args: argparse.Namespace) -> int:
     if log is None:
         return 1
     for row in log.tail(args.n):
-        top = row["retrievals"][0]["article_id"] if row["retrievals"] else "-"
+        articles = list(dict.fromkeys(r["article_id"] for r in row["retrievals"]))[:3]
         draft = row["drafts"][-1]["status"] if row["drafts"] else "-"
         confidence = f"{row['confidence']:.2f}" if row["confidence"] is not None else "-"
         flags = " ".join(
@@ -93,11 +92,12 @@ def _cmd_tail(args: argparse.Namespace) -> int:
         )
         print(
             f"{row['created_at']}  {row['channel']}  conv {row['conversation_id']} #{row['seq']}  "
-            f"{row['intent'] or '-'} {confidence}  {row['latency_ms']} ms  article {top}  "
+            f"{row['intent'] or '-'} {confidence}  {row['latency_ms']} ms  "
+            f"articles {', '.join(articles) or '-'}  "
             f"draft {draft}  {flags}".rstrip()
         )
-        print(f"    customer: {row['user_text']}")
-        print(f"    bot:      {row['bot_reply']}")
+        for who, text in (("customer", row["user_text"]), ("bot", row["bot_reply"])):
+            print(f"    {who + ':':<10}" + text.replace("\n", "\n" + " " * 14))
     return 0
 
 
@@ -150,15 +150,17 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:
-    from bot.settings import get_settings
     from bot.storage.log import erase_tracker_events
     from bot.storage.spool import Spool
 
-    # The salt the bot hashes senders with. Settings is to gain `log_salt` (BOT_LOG_SALT) with
-    # the composition root that writes the log; until then it must be given here.
-    salt = args.salt or getattr(get_settings(), "log_salt", "")
+    settings = get_settings()
+    salt = args.salt or settings.sender_salt(create=False)
     if not salt:
-        print("error: erase needs the salt the log hashes senders with (--salt)", file=sys.stderr)
+        print(
+            "error: erase needs the salt the log hashes senders with: BOT_LOG_SALT is not set "
+            f"and {settings.var_dir / 'log_salt'} does not exist (or give --salt)",
+            file=sys.stderr,
+        )
         return 1
     log = _open_log(args, salt=salt)
     if log is None:
@@ -168,6 +170,8 @@ def _cmd_erase(args: argparse.Namespace) -> int:
         counts["spool"] = Spool(args.spool).erase_sender_hash(log.sender_hash(args.sender))
     if args.tracker_url:
         counts["events (tracker store)"] = erase_tracker_events(args.tracker_url, args.sender)
+    else:
+        print("note: --tracker-url '' given: Rasa's tracker store was left alone", file=sys.stderr)
     for table, count in counts.items():
         print(f"{table:<24} {count:>6} rows deleted")
     return 0
@@ -198,11 +202,14 @@ def _cmd_flush(args: argparse.Namespace) -> int:
 
 def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Registers `logs tail|export|stats|erase|flush|migrate` on the `python -m bot` parser."""
+    settings = get_settings()
+    spool = settings.var_dir / "conversations.spool.db"
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--db-url", default=DEFAULT_DB_URL,
-        help="the conversation log's database (default: sqlite:///var/conversations.db; "
-             "PostgreSQL: postgresql://user:password@host:5432/dbname)",
+        "--db-url", default=settings.log_url,
+        help="the conversation log's database (default: BOT_LOG_URL, else "
+             "sqlite:///var/conversations.db; PostgreSQL: "
+             "postgresql://user:password@host:5432/dbname)",
     )
     raw = argparse.RawDescriptionHelpFormatter
 
@@ -254,18 +261,19 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
     erase = sub.add_parser(
         "erase", parents=[common], formatter_class=raw,
         help="delete everything of one sender (a deletion request)",
-        description="Example: python -m bot logs erase --sender 5f2c-user-42 "
-                    "--tracker-url sqlite:///var/tracker.db\n\n"
+        description="Example: python -m bot logs erase --sender 5f2c-user-42\n\n"
                     "Deletes the sender's conversations, turns, retrievals, drafts and feedback,\n"
-                    "their spooled turns, and with --tracker-url their rows in Rasa's tracker\n"
-                    "store (table events), which keeps raw sender ids.",
+                    "their spooled turns, and their rows in Rasa's tracker store (table events,\n"
+                    "which keeps raw sender ids; --tracker-url, default BOT_TRACKER_URL).",
     )
     erase.add_argument("--sender", required=True, help="the sender id as the channel gave it")
-    erase.add_argument("--tracker-url", default=None,
-                       help="Rasa's tracker store database, to delete the sender's events too")
+    erase.add_argument("--tracker-url", default=settings.tracker_url,
+                       help="Rasa's tracker store database (default: BOT_TRACKER_URL, else "
+                            "sqlite:///var/tracker.db; '' to leave it alone)")
     erase.add_argument("--salt", default=None,
-                       help="the salt the log hashes senders with (default: the bot's setting)")
-    erase.add_argument("--spool", type=Path, default=DEFAULT_SPOOL,
+                       help="the salt the log hashes senders with (default: BOT_LOG_SALT, "
+                            "else var/log_salt)")
+    erase.add_argument("--spool", type=Path, default=spool,
                        help="the log's spool file (default: var/conversations.spool.db)")
     erase.set_defaults(func=_cmd_erase)
 
@@ -275,6 +283,6 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
         description="Example: python -m bot logs flush "
                     "--db-url postgresql://bot:pw@db:5432/larkspur",
     )
-    flush.add_argument("--spool", type=Path, default=DEFAULT_SPOOL,
+    flush.add_argument("--spool", type=Path, default=spool,
                        help="the spool file (default: var/conversations.spool.db)")
     flush.set_defaults(func=_cmd_flush)

@@ -63,16 +63,20 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 
 def current(url: str) -> Optional[str]:
-    """The revision the database at ``url`` is at; None when the log was never created there."""
-    from alembic.runtime.migration import MigrationContext
+    """The revision the database at ``url`` is at; None when the log was never created there.
+
+    Read straight from the version table: the reading commands (`logs tail`...) need not load
+    Alembic, nor print its set-up messages.
+    """
+    from sqlalchemy import column, inspect, select, table
 
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection, opts={"version_table": VERSION_TABLE}
-            )
-            return context.get_current_revision()
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            versions = table(VERSION_TABLE, column("version_num"))
+            return connection.execute(select(versions.c.version_num)).scalar()
     finally:
         engine.dispose()
 

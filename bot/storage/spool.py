@@ -4,6 +4,7 @@
     log.record_turn(record)   # the turn's id, or None when the database failed and it was spooled
     log.health()              # {"ok": False, "spooled_count": 3, "last_error": "Operational..."}
     log.flush_spool()         # replays the spool in order; the number of records replayed
+    log.keep(record)          # a copy in the spool while record_turn still waits on the database
 
 A customer is never kept waiting on the log's database: when a write fails, the turn goes to a
 local SQLite file (synchronous=FULL: on disk before record_turn returns), the failure is logged as
@@ -14,7 +15,8 @@ the order they happened. A replay never stores a turn twice: every record carrie
 means the next replay skips that record).
 
 The spool holds records as they are stored (sender hashed, text masked), never raw personal data;
-``erase_sender`` clears a sender's spooled records too. One process writes a spool file.
+``erase_sender`` clears a sender's spooled records too. One process (the action server) records
+into a spool file; ``logs flush`` and ``logs erase`` may change it beside it (SQLite locks).
 """
 
 from __future__ import annotations
@@ -115,7 +117,8 @@ class DurableLog:
     """A ConversationLog that never raises into a conversation when its database fails.
 
     Records that cannot be stored as they are (a bad draft status, say) still raise ValueError
-    from ``record_turn``: spooling them would only fail again later.
+    from ``record_turn``: spooling them would only fail again later. What waits is counted in the
+    spool file itself, so ``logs erase`` and ``logs flush`` run beside the server stay accounted.
     """
 
     def __init__(
@@ -129,35 +132,44 @@ class DurableLog:
         self.log = log
         self.spool = Spool(spool_path)
         self.retry_after_s = retry_after_s
-        self._lock = threading.Lock()
-        self._pending = self.spool.count()  # this process is the spool's only writer
+        self._lock = threading.Lock()  # one database write or replay at a time, in order
         self._last_error: Optional[str] = None
         self._retry_at = 0.0
-        if self._pending:
-            logger.warning("storage.spool_pending count=%d path=%s", self._pending, self.spool.path)
+        pending = self.spool.count()
+        if pending:
+            logger.warning("storage.spool_pending count=%d path=%s", pending, self.spool.path)
 
     def record_turn(self, record: TurnRecord) -> Optional[int]:
         """Stores the turn; its id, or None when it was spooled for later."""
         prepared = self.log.prepare(record)
         with self._lock:
             if time.monotonic() >= self._retry_at:
-                if self._pending:
+                pending = self.spool.count()
+                if pending:
                     self._flush_locked()
-                if not self._pending:
+                    pending = self.spool.count()
+                if not pending:
                     try:
                         turn_id = self.log.write(prepared)
                         self._last_error = None
                         return turn_id
                     except Exception as e:  # the database, whatever its failure: spool
                         self._failed(e)
-            self._spool_locked(prepared)
+            self._spool(prepared)
             return None
+
+    def keep(self, record: TurnRecord) -> None:
+        """Spools a copy of a turn whose ``record_turn`` is still waiting on the database, so that
+        the reply need not wait for it. Whichever copy arrives first, the turn is stored once: a
+        replay skips a record the database already has."""
+        prepared = self.log.prepare(record)
+        self._spool(prepared, event="storage.kept")
 
     def _failed(self, error: BaseException) -> None:
         self._last_error = _describe(error)
         self._retry_at = time.monotonic() + self.retry_after_s
 
-    def _spool_locked(self, prepared: PreparedTurn) -> None:
+    def _spool(self, prepared: PreparedTurn, event: str = "storage.spooled") -> None:
         try:
             self.spool.append(prepared)
         except Exception as e:
@@ -167,10 +179,8 @@ class DurableLog:
                 prepared.record_id, self.spool.path, _describe(e),
             )
             return
-        self._pending += 1
         logger.error(
-            "storage.spooled record_id=%s spooled=%d error=%s",
-            prepared.record_id, self._pending, self._last_error,
+            "%s record_id=%s error=%s", event, prepared.record_id, self._last_error
         )
 
     def flush_spool(self) -> int:
@@ -193,10 +203,10 @@ class DurableLog:
         except Exception as e:
             self._failed(e)
             logger.error("storage.flush_failed replayed=%d error=%s", replayed, self._last_error)
-        self._pending = self.spool.count()
+        left = self.spool.count()
         if replayed:
-            logger.info("storage.flushed replayed=%d left=%d", replayed, self._pending)
-        if not self._pending:
+            logger.info("storage.flushed replayed=%d left=%d", replayed, left)
+        if not left:
             self._last_error = None
         return replayed
 
@@ -205,15 +215,15 @@ class DurableLog:
         sender_hash = self.log.sender_hash(sender_id)
         with self._lock:
             spooled = self.spool.erase_sender_hash(sender_hash)
-            self._pending = self.spool.count()
         counts = self.log.erase_sender_hash(sender_hash)
         counts["spool"] = spooled
         return counts
 
     def health(self) -> Dict[str, Any]:
         """ok: the last write reached the database and nothing waits in the spool."""
+        pending = self.spool.count()
         return {
-            "ok": self._last_error is None and self._pending == 0,
-            "spooled_count": self._pending,
+            "ok": self._last_error is None and pending == 0,
+            "spooled_count": pending,
             "last_error": self._last_error,
         }

@@ -9,6 +9,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from bot.settings import Settings
+from bot.storage import logs_cli
 from bot.storage.db import session_factory
 from bot.storage.log import ConversationLog, RetrievalRecord
 from bot.storage.logs_cli import add_logs_commands
@@ -49,13 +51,16 @@ def test_migrate_then_tail(db_url, engines, capsys):
     log = ConversationLog(session_factory(engines(db_url)), salt=SALT)
     log.record_turn(turn("alice", "where is my order #482913", "track_order", 0,
                          confidence=0.91, bot_reply="Let me help with order #482913.",
-                         latency_ms=120, retrievals=[RetrievalRecord("track-order", "p1", 0.8, 1)]))
+                         latency_ms=120,
+                         retrievals=[RetrievalRecord("track-order", "p1", 0.8, 1),
+                                     RetrievalRecord("track-order", "p2", 0.7, 2),
+                                     RetrievalRecord("delivery-times", "p1", 0.6, 3)]))
     log.record_turn(turn("alice", "my card is 4111 1111 1111 1111", "payment_issue", 1,
                          answered=False, bot_reply="I couldn't find that."))
 
     assert bot("tail", "-n", "5", "--db-url", db_url) == 0
     out = capsys.readouterr().out
-    assert "track_order 0.91  120 ms  article track-order" in out
+    assert "track_order 0.91  120 ms  articles track-order, delivery-times  draft -" in out
     assert "customer: where is my order #482913" in out
     assert "customer: my card is [card]" in out
     assert "no-answer" in out
@@ -126,9 +131,37 @@ def test_erase_removes_the_sender_from_the_log_the_spool_and_the_tracker(
     tracker_engine.dispose()
 
 
-def test_erase_without_the_salt_refuses(migrated_url, capsys):
+def test_erase_without_the_salt_refuses(migrated_url, tmp_path, monkeypatch, capsys):
+    settings = Settings.from_env({"BOT_VAR_DIR": str(tmp_path)})  # no BOT_LOG_SALT, no file
+    monkeypatch.setattr(logs_cli, "get_settings", lambda: settings)
     assert bot("erase", "--sender", "alice", "--db-url", migrated_url) == 1
-    assert "salt" in capsys.readouterr().err
+    assert "BOT_LOG_SALT is not set" in capsys.readouterr().err
+    assert not (tmp_path / "log_salt").exists()  # a new salt would find nothing to erase
+
+
+def test_the_defaults_are_the_bots_settings(
+    log, engine, migrated_url, tmp_path, monkeypatch, capsys
+):
+    # What the action server writes (BOT_LOG_URL, the salt, the spool, Rasa's tracker) is what
+    # `logs erase --sender` finds with no other option.
+    tracker = tmp_path / "tracker.db"
+    tracker_engine = sa.create_engine(f"sqlite:///{tracker}")
+    with tracker_engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT)")
+        connection.exec_driver_sql("INSERT INTO events (sender_id) VALUES ('alice'), ('bob')")
+    tracker_engine.dispose()
+    settings = Settings.from_env({
+        "BOT_VAR_DIR": str(tmp_path), "BOT_LOG_URL": migrated_url, "BOT_LOG_SALT": SALT,
+        "BOT_TRACKER_URL": f"sqlite:///{tracker}",
+    })
+    monkeypatch.setattr(logs_cli, "get_settings", lambda: settings)
+    log.record_turn(turn("alice", "hi", "greet", 0))
+
+    assert bot("erase", "--sender", "alice") == 0
+    out = capsys.readouterr().out
+    assert "turns                         1 rows deleted" in out
+    assert "events (tracker store)        1 rows deleted" in out
+    assert count(engine, "turns") == 0
 
 
 def test_flush_replays_the_spool(log, engine, migrated_url, tmp_path, capsys):

@@ -127,3 +127,29 @@ def test_erase_removes_the_sender_from_the_spool_too(migrated_url, engine, engin
     assert counts["spool"] == 1 and counts["turns"] == 0
     assert up.flush_spool() == 1  # only frank's turn arrives
     assert count(engine, "turns") == 1
+
+
+def test_a_kept_copy_and_the_write_that_finishes_later_store_the_turn_once(
+    migrated_url, engine, engines, tmp_path
+):
+    log = durable(engines, migrated_url, tmp_path / "spool.db")
+    record = turn("gail", "where is my order #482913", "track_order", 0)
+    log.keep(record)  # the reply could not wait for the database any longer...
+    assert log.health() == {"ok": False, "spooled_count": 1, "last_error": None}
+    log.record_turn(record)  # ...whose write then got through
+    assert log.health() == {"ok": True, "spooled_count": 0, "last_error": None}
+    assert stored_record_ids(engine) == [record.record_id]
+
+
+def test_health_counts_what_is_in_the_spool_file_even_when_a_command_changed_it(
+    migrated_url, engines, tmp_path
+):
+    from bot.storage.spool import Spool
+
+    spool = tmp_path / "spool.db"
+    down = durable(engines, unreachable(migrated_url), spool)
+    down.record_turn(turn("hank", "hi", "greet", 0))
+    down.record_turn(turn("ida", "hi", "greet", 0))
+    assert down.health()["spooled_count"] == 2
+    Spool(spool).erase_sender_hash(down.log.sender_hash("hank"))  # `logs erase` beside it
+    assert down.health()["spooled_count"] == 1

@@ -1,0 +1,322 @@
+"""The drafter side by side on the held-out examples (`make eval` -> reports/generator.md).
+
+Systems, all given the same retrieved passages:
+
+    extractive    the bot's reply without a generator (bot/answer.py): refuses below the
+                  retrieval threshold, else quotes the best passage
+    base          SmolLM2-135M-Instruct as shipped, with our prompt (CTranslate2 int8)
+    fine-tuned    the latest good run (CTranslate2 int8), and on a subset the same run in
+                  transformers fp32 (the reference: does int8 keep the quality?) and in ONNX
+                  Runtime GenAI int4 (a third runtime)
+
+Quality, on the held-out questions whose gold article was retrieved (label "answer"):
+token-F1 and ROUGE-L of the draft (citations removed) against the written reference; refusing
+scores 0. Citation precision: the share of citations naming the gold article, over the answers
+drafted for answerable questions. Supported sentences: the share of drafted sentences whose best
+MiniLM cosine to a passage sentence reaches τ. Passed checks: the share of non-refusal drafts that
+would be sent. Correct refusals: on questions no article answers. Over-refusals: refusing a
+question whose answer was in the passages.
+
+Latency, on this machine's CPU: time to first token (prompt included), decode tokens/s, and
+p50/p95 of a whole draft.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from bot.generation.checks import check_draft, is_supported, sentence_support, sentences
+from bot.generation.dataset import HELDOUT_DIR, TRAIN_DIR, Example, build, read_written
+from bot.generation.prompt import REFUSAL, is_refusal, render, split_citations
+from bot.settings import get_settings
+
+WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
+
+
+def tokens(text: str) -> List[str]:
+    return WORD.findall(text.lower())
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    p, r = tokens(prediction), tokens(reference)
+    common = sum((Counter(p) & Counter(r)).values())
+    if not p or not r or not common:
+        return 0.0
+    precision, recall = common / len(p), common / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """F-measure of the longest common subsequence of words."""
+    p, r = tokens(prediction), tokens(reference)
+    if not p or not r:
+        return 0.0
+    previous = [0] * (len(r) + 1)
+    for a in p:
+        current = [0]
+        for j, b in enumerate(r):
+            current.append(previous[j] + 1 if a == b else max(previous[j + 1], current[j]))
+        previous = current
+    lcs = previous[-1]
+    if not lcs:
+        return 0.0
+    precision, recall = lcs / len(p), lcs / len(r)
+    return 2 * precision * recall / (precision + recall)
+
+
+def percentile(values: List[float], q: float) -> Optional[float]:
+    return float(np.percentile(values, q)) if values else None
+
+
+def score(system: str, outputs: List[dict], examples: List[Example], embed, threshold: float) -> dict:
+    """Quality figures of one system's outputs ({"text", "seconds", ...} per example)."""
+    f1, rl, cited_right, cited_all, supported, drafted_sentences = [], [], 0, 0, 0, 0
+    passed = not_refusals = 0
+    refusals_unanswerable = unanswerable = over_refusals = answer_count = 0
+    for out, ex in zip(outputs, examples):
+        text = out["text"]
+        refused = is_refusal(text)
+        body, cited = split_citations(text)
+        if ex.label == "answer":
+            answer_count += 1
+            reference = split_citations(ex.reference)[0]
+            f1.append(0.0 if refused else token_f1(body, reference))
+            rl.append(0.0 if refused else rouge_l(body, reference))
+            over_refusals += refused
+        if ex.article is None:
+            unanswerable += 1
+            refusals_unanswerable += refused
+        if refused:
+            continue
+        not_refusals += 1
+        if ex.article is not None:
+            cited_all += len(cited)
+            cited_right += sum(c == ex.article for c in cited)
+        if system != "extractive":
+            check = check_draft(text, ex.contexts, embed, threshold, [ex.question] + [t.user for t in ex.history])
+            passed += check.failed is None
+            drafted = sentences(body)
+            customer = [ex.question] + [t.user for t in ex.history]
+            for cosine, coverage, n in sentence_support(drafted, ex.contexts, embed, customer):
+                supported += is_supported(cosine, coverage, n, threshold)
+                drafted_sentences += 1
+    return {
+        "token_f1": float(np.mean(f1)) if f1 else None,
+        "rouge_l": float(np.mean(rl)) if rl else None,
+        "citation_precision": cited_right / cited_all if cited_all else None,
+        "supported_sentences": supported / drafted_sentences if drafted_sentences else None,
+        "passed_checks": passed / not_refusals if (not_refusals and system != "extractive") else None,
+        "correct_refusals": refusals_unanswerable / unanswerable if unanswerable else None,
+        "over_refusals": over_refusals / answer_count if answer_count else None,
+        "n_answer": answer_count,
+        "n_unanswerable": unanswerable,
+    }
+
+
+def latency(outputs: List[dict]) -> dict:
+    seconds = [o["seconds"] for o in outputs if "seconds" in o]
+    firsts = [o["first_token_s"] for o in outputs if o.get("first_token_s") is not None]
+    rates = [
+        (o["new_tokens"] - 1) / (o["seconds"] - o["first_token_s"])
+        for o in outputs
+        if o.get("first_token_s") is not None and o["new_tokens"] > 1 and o["seconds"] > o["first_token_s"]
+    ]
+    return {
+        "first_token_p50": percentile(firsts, 50),
+        "tokens_per_s": float(np.median(rates)) if rates else None,
+        "draft_p50": percentile(seconds, 50),
+        "draft_p95": percentile(seconds, 95),
+        "new_tokens_mean": float(np.mean([o["new_tokens"] for o in outputs])) if outputs else None,
+    }
+
+
+def run_model(runtime, examples: List[Example], max_new_tokens: int) -> List[dict]:
+    outputs = []
+    for ex in examples:
+        prompt = render(runtime.tokenizer, ex.question, ex.contexts, ex.history)
+        g = runtime.generate(prompt, max_new_tokens, deadline_s=120.0)
+        outputs.append({"id": ex.id, "text": g.text, "seconds": g.seconds, "first_token_s": g.first_token_s,
+                        "new_tokens": g.new_tokens, "prompt_tokens": g.prompt_tokens})
+    return outputs
+
+
+def run_extractive(retriever, examples: List[Example]) -> List[dict]:
+    from bot.answer import answer_from_passage
+
+    outputs = []
+    for ex in examples:
+        started = time.perf_counter()
+        result = retriever.search(ex.question, k=5)
+        if not result.answerable:
+            text = REFUSAL
+        else:
+            best = result.hits[0]
+            body = answer_from_passage(best.text, retriever.embed_query(ex.question), retriever.embedder.encode)
+            text = f"{body} [{best.article_id}]"
+        outputs.append({"id": ex.id, "text": text, "seconds": time.perf_counter() - started})
+    return outputs
+
+
+def reference_support(examples: List[Example], embed) -> List[tuple]:
+    """(cosine, word coverage, content words) of each reference sentence: what τ is set from."""
+    values = []
+    for ex in examples:
+        if ex.label == "answer":
+            drafted = sentences(split_citations(ex.target)[0])
+            values.extend(sentence_support(drafted, ex.contexts, embed, [ex.question]))
+    return values
+
+
+def fmt(value, kind="pct") -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1%}" if kind == "pct" else f"{value:.3f}" if kind == "f" else f"{value:.2f}"
+
+
+def render_report(summary: dict) -> str:
+    lines = [
+        "# The reply drafter, side by side (held-out examples)",
+        "",
+        f"Measured {summary['date']} on {summary['machine']} by `make eval` "
+        f"(bot/evaluation/generator_report.py). Fine-tuned run: `{summary['run']}`.",
+        f"Held-out: {summary['heldout']} ({summary['heldout_labels']}); never trained on.",
+        f"Support threshold τ = {summary['threshold']:.2f}.",
+        "",
+        "## Quality",
+        "",
+        "| system | token-F1 | ROUGE-L | citation precision | supported sentences | passed checks | correct refusals | over-refusals |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, q in summary["quality"].items():
+        lines.append(
+            f"| {name} | {fmt(q['token_f1'], 'f')} | {fmt(q['rouge_l'], 'f')} | {fmt(q['citation_precision'])} | "
+            f"{fmt(q['supported_sentences'])} | {fmt(q['passed_checks'])} | {fmt(q['correct_refusals'])} | "
+            f"{fmt(q['over_refusals'])} |"
+        )
+    lines += [
+        "",
+        "token-F1 and ROUGE-L over the questions whose gold article was among the passages "
+        f"({summary['quality']['extractive']['n_answer']}); correct refusals over the questions no "
+        f"article answers ({summary['quality']['extractive']['n_unanswerable']}). The extractive "
+        "reply refuses only below the retrieval threshold, and quotes rather than answers, so its "
+        "F1 is low by design; it is the floor a draft must beat.",
+        "",
+        "## Latency on this CPU",
+        "",
+        "| system | examples | first token p50 (s) | decode tokens/s | draft p50 (s) | draft p95 (s) | new tokens (mean) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, lat in summary["latency"].items():
+        lines.append(
+            f"| {name} | {lat['n']} | {fmt(lat['first_token_p50'], 's')} | {fmt(lat['tokens_per_s'], 's')} | "
+            f"{fmt(lat['draft_p50'], 's')} | {fmt(lat['draft_p95'], 's')} | {fmt(lat['new_tokens_mean'], 's')} |"
+        )
+    ref = summary["reference_support"]
+    lines += [
+        "",
+        "## Setting τ",
+        "",
+        f"The written reference answers of the training data are supported by construction. Their "
+        f"{ref['n']} sentences' best cosine to a passage sentence: p5 {ref['p5']:.2f}, p10 {ref['p10']:.2f}, "
+        f"median {ref['p50']:.2f}. {ref['cosine_only']:.1%} reach τ = {summary['threshold']:.2f} by cosine alone "
+        f"({ref['cosine_0_6']:.1%} would reach 0.6); with the word test as the second way to pass, "
+        f"{ref['passed']:.1%} pass.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("reports/generator.md"))
+    parser.add_argument("--json", type=Path, default=Path("reports/generator.json"))
+    parser.add_argument("--run", default=None, help="run folder (default: the latest good run)")
+    parser.add_argument("--reference-subset", type=int, default=30,
+                        help="examples also drafted with transformers fp32 (slow on a CPU)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N held-out examples")
+    args = parser.parse_args(argv)
+
+    from bot.evaluation.bench_search import machine_info
+    from bot.generation.model import resolve_base
+    from bot.generation.runs import convert_ct2, convert_onnx, latest_good
+    from bot.generation.runtimes import CTranslate2Runtime, OnnxGenAIRuntime, TransformersRuntime
+    from bot.services import get_retriever
+
+    settings = get_settings()
+    retriever = get_retriever(settings)
+    embed = retriever.embedder.encode
+    run = Path(args.run) if args.run else latest_good(settings.models_dir)
+    if run is None:
+        print("no fine-tuned run: python -m bot generator finetune")
+        return 1
+    heldout = build(read_written(settings.root / HELDOUT_DIR), retriever, settings.draft_passages, 400)
+    if args.limit:
+        heldout = heldout[: args.limit]
+    train = build(read_written(settings.root / TRAIN_DIR), retriever, settings.draft_passages, 400)
+    base_dir = Path(resolve_base(settings.generator_base, settings.models_dir))
+    if not (base_dir / "ct2-int8").is_dir():
+        convert_ct2(base_dir, base_dir / "ct2-int8")
+
+    outputs: Dict[str, List[dict]] = {"extractive": run_extractive(retriever, heldout)}
+    print("drafting with the base model...", flush=True)
+    outputs["base (ct2 int8)"] = run_model(CTranslate2Runtime(str(base_dir / "ct2-int8")), heldout, settings.draft_max_new_tokens)
+    print("drafting with the fine-tuned model...", flush=True)
+    outputs["fine-tuned (ct2 int8)"] = run_model(CTranslate2Runtime(str(run / "ct2-int8")), heldout, settings.draft_max_new_tokens)
+    subset = heldout[: args.reference_subset]
+    print(f"drafting {len(subset)} with the fine-tuned model in transformers fp32...", flush=True)
+    outputs["fine-tuned (transformers fp32)"] = run_model(TransformersRuntime(str(run / "merged"), "cpu"), subset, settings.draft_max_new_tokens)
+    if not (run / "onnx-int4").is_dir():
+        convert_onnx(run / "merged", run / "onnx-int4")
+    print(f"drafting {len(subset)} with the fine-tuned model in ONNX Runtime GenAI int4...", flush=True)
+    outputs["fine-tuned (onnxruntime-genai int4)"] = run_model(OnnxGenAIRuntime(str(run / "onnx-int4")), subset, settings.draft_max_new_tokens)
+
+    quality = {}
+    for name, outs in outputs.items():
+        quality[name] = score("extractive" if name == "extractive" else name, outs, heldout[: len(outs)], embed,
+                              settings.draft_support_threshold)
+    lat = {
+        name: {"n": len(outs), **latency(outs)}
+        for name, outs in outputs.items() if name != "extractive"
+    }
+    same = outputs["fine-tuned (ct2 int8)"][: len(subset)]
+    lat[f"fine-tuned (ct2 int8), the same {len(subset)}"] = {"n": len(same), **latency(same)}
+    ref = reference_support(train, embed)
+    cosines = [v[0] for v in ref]
+    summary = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{machine_info()['CPU']}, {os.cpu_count()} cores, CPU only, load average "
+                   f"{os.getloadavg()[0]:.1f} at the end",
+        "run": str(run),
+        "run_manifest": json.loads((run / "manifest.json").read_text()),
+        "heldout": len(heldout),
+        "heldout_labels": dict(Counter(e.label for e in heldout)),
+        "threshold": settings.draft_support_threshold,
+        "quality": quality,
+        "latency": lat,
+        "reference_support": {
+            "n": len(ref), "p5": percentile(cosines, 5), "p10": percentile(cosines, 10),
+            "p50": percentile(cosines, 50),
+            "cosine_only": float(np.mean([c >= settings.draft_support_threshold for c in cosines])),
+            "cosine_0_6": float(np.mean([c >= 0.6 for c in cosines])),
+            "passed": float(np.mean([is_supported(*v, settings.draft_support_threshold) for v in ref])),
+        },
+        "outputs": outputs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render_report(summary))
+    args.json.write_text(json.dumps(summary, indent=2))
+    print(args.out.read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""`python -m bot generator ...`: build the data, fine-tune, draft one reply.
+
+    python -m bot generator data                  build the examples with the real retriever
+    python -m bot generator finetune [--recipe cpu|gpu|smoke]
+    python -m bot generator ensure                fine-tune only if there is no good run (make run)
+    python -m bot generator draft "question"      draft one reply with the latest good run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from bot.settings import get_settings
+
+
+def _examples(folder: Path, settings):
+    from bot.generation.dataset import build, read_written
+    from bot.services import get_retriever
+
+    return build(read_written(folder), get_retriever(settings), settings.draft_passages, 400)
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from bot.generation.dataset import HELDOUT_DIR, TRAIN_DIR, label_counts, write_jsonl
+
+    settings = get_settings()
+    out = settings.var_dir / "generator"
+    for name, folder in (("train", TRAIN_DIR), ("heldout", HELDOUT_DIR)):
+        examples = _examples(settings.root / folder, settings)
+        write_jsonl(examples, out / f"{name}.jsonl")
+        print(f"{name}: {len(examples)} examples {label_counts(examples)} -> {out / f'{name}.jsonl'}")
+    return 0
+
+
+def _finetune(settings, recipe_name: str, **overrides) -> Path:
+    from bot.generation.dataset import TRAIN_DIR, data_hash, label_counts
+    from bot.generation.finetune import RECIPES, finetune, new_run_dir, with_overrides
+    from bot.generation.model import resolve_base
+    from bot.generation.runs import read_manifest
+
+    recipe = with_overrides(RECIPES[recipe_name], **overrides)
+    base = resolve_base(settings.generator_base, settings.models_dir)
+    train = _examples(settings.root / TRAIN_DIR, settings)
+    print(f"training examples: {len(train)} {label_counts(train)}", flush=True)
+    return finetune(
+        base, train, new_run_dir(settings.models_dir, recipe), recipe,
+        data_hash(settings.root / TRAIN_DIR), read_manifest(Path(base)),
+    )
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    run = _finetune(get_settings(), args.recipe, max_minutes=args.max_minutes, max_steps=args.steps,
+                    epochs=args.epochs)
+    manifest = json.loads((run / "manifest.json").read_text())
+    print(f"run {run}: {manifest['steps']} steps, {manifest['train_seconds']:.0f} s, "
+          f"{manifest['tokens_per_second']:.0f} tokens/s, epochs {manifest['epochs']}")
+    return 0
+
+
+def _cmd_ensure(args: argparse.Namespace) -> int:
+    from bot.generation.runs import latest_good
+
+    settings = get_settings()
+    if settings.generator != "auto":
+        return 0
+    run = latest_good(settings.models_dir)
+    if run is not None:
+        print(f"generator: using {run}")
+        return 0
+    print("generator: no fine-tuned run yet; training one with the CPU recipe "
+          "(at most about 30 minutes on 2 cores, once; progress and ETA below)", flush=True)
+    _finetune(settings, "cpu")
+    return 0
+
+
+def _cmd_draft(args: argparse.Namespace) -> int:
+    from bot.services import get_drafter, get_retriever
+
+    settings = get_settings()
+    drafter = get_drafter(settings)
+    if drafter is None:
+        print("no generator run: python -m bot generator finetune", file=sys.stderr)
+        return 1
+    retriever = get_retriever(settings)
+    result = retriever.search(args.question, k=settings.kb_top_k)
+    started = time.perf_counter()
+    drafted = drafter.draft(args.question, result.hits[: settings.draft_passages],
+                            retriever.embed_query(args.question), deadline_s=args.deadline)
+    o = drafted.outcome
+    print(f"draft ({o.status}{', ' + o.failed_check if o.failed_check else ''}; {o.prompt_tokens} prompt "
+          f"tokens, {o.new_tokens} new, {time.perf_counter() - started:.2f} s):\n{o.text}\n")
+    print("reply:\n" + (drafted.reply or "(none: the extractive answer would be sent)"))
+    return 0
+
+
+def add_generator_commands(subparsers) -> None:
+    gen = subparsers.add_parser("generator", help="the reply drafter: data, fine-tune, draft")
+    sub = gen.add_subparsers(dest="generator_command", required=True)
+    data = sub.add_parser("data", help="build training and held-out examples -> var/generator/")
+    data.set_defaults(func=_cmd_data)
+    ft = sub.add_parser("finetune", help="LoRA fine-tune -> models/generator/runs/<run>/",
+                        description="Example: python -m bot generator finetune --recipe cpu")
+    ft.add_argument("--recipe", choices=["cpu", "gpu", "smoke"], default="cpu")
+    ft.add_argument("--max-minutes", type=float, default=None, help="time budget (stops early, still saves)")
+    ft.add_argument("--steps", type=int, default=None, help="at most this many steps")
+    ft.add_argument("--epochs", type=int, default=None)
+    ft.set_defaults(func=_cmd_finetune)
+    ensure = sub.add_parser("ensure", help="fine-tune with the CPU recipe if there is no good run")
+    ensure.set_defaults(func=_cmd_ensure)
+    draft = sub.add_parser("draft", help="draft one reply with the latest good run",
+                           description="Example: python -m bot generator draft 'how long do refunds take'")
+    draft.add_argument("question")
+    draft.add_argument("--deadline", type=float, default=30.0)
+    draft.set_defaults(func=_cmd_draft)

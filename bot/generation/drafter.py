@@ -1,0 +1,108 @@
+"""A draft for one customer turn: prompt, decode within the budget, check, decide.
+
+    drafter = Drafter(runtime, run="20261123-1550-cpu", embed=embedder.encode, threshold=0.6)
+    result = drafter.draft(question, hits, question_vector, history, deadline_s=3.0)
+    result.reply       # the text to send, or None: send the extractive answer instead
+    result.refused     # the model said the passages don't answer it
+    result.outcome     # bot.answer.DraftOutcome for the log: sent / rejected / timeout / fallback
+
+One draft at a time: on a 2-core machine two decodes at once only make both miss their budget, so
+a turn that finds the drafter busy waits at most its budget and then falls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from bot.answer import DraftOutcome
+from bot.generation.checks import check_draft
+from bot.generation.prompt import REFUSAL, Turn, build_contexts, is_refusal, prompt_hash, render, split_citations
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class DraftResult:
+    reply: Optional[str]  # what to send; None: fall back to the extractive answer
+    refused: bool
+    outcome: DraftOutcome
+
+
+def customer_reply(draft: str, hits: Sequence) -> str:
+    """The draft as the customer reads it: citations become a source line with the article link."""
+    body, cited = split_citations(draft)
+    by_article = {h.article_id: h for h in hits}
+    sources = []
+    for article_id in dict.fromkeys(cited):
+        hit = by_article[article_id]
+        sources.append(f"{hit.title} - {hit.url}")
+    label = "Source" if len(sources) == 1 else "Sources"
+    return f"{body}\n{label}: " + "; ".join(sources)
+
+
+class Drafter:
+    def __init__(
+        self,
+        runtime,
+        run: str,
+        embed: Callable[[Sequence[str]], np.ndarray],
+        threshold: float,
+        max_new_tokens: int = 100,
+        max_passage_chars: int = 400,
+    ):
+        self.runtime = runtime
+        self.run = run
+        self.embed = embed
+        self.threshold = threshold
+        self.max_new_tokens = max_new_tokens
+        self.max_passage_chars = max_passage_chars
+        self._busy = threading.Lock()
+
+    def draft(
+        self,
+        question: str,
+        hits: Sequence,
+        question_vector: np.ndarray,
+        history: Sequence[Turn] = (),
+        deadline_s: float = 3.0,
+    ) -> DraftResult:
+        started = time.perf_counter()
+        contexts = build_contexts(hits, question_vector, self.embed, self.max_passage_chars)
+        prompt = render(self.runtime.tokenizer, question, contexts, history)
+        digest = prompt_hash(prompt)
+
+        def outcome(status, text="", failed=None, generation=None) -> DraftOutcome:
+            return DraftOutcome(
+                self.run, digest, text, status, failed,
+                latency_ms=int((time.perf_counter() - started) * 1000),
+                prompt_tokens=generation.prompt_tokens if generation else None,
+                new_tokens=generation.new_tokens if generation else None,
+            )
+
+        if not self._busy.acquire(timeout=max(0.0, deadline_s - (time.perf_counter() - started))):
+            return DraftResult(None, False, outcome("timeout", failed="drafter busy"))
+        try:
+            left = deadline_s - (time.perf_counter() - started)
+            generation = self.runtime.generate(prompt, self.max_new_tokens, left)
+        except Exception as e:  # a broken runtime must not cost the customer their answer
+            logger.exception("draft.failed")
+            return DraftResult(None, False, outcome("fallback", failed=f"error: {type(e).__name__}"))
+        finally:
+            self._busy.release()
+        text = generation.text
+        if generation.timed_out:
+            return DraftResult(None, False, outcome("timeout", text, f"over {deadline_s:.1f} s", generation))
+        history_text = [t.user for t in history]
+        result = check_draft(text, contexts, self.embed, self.threshold, [question, *history_text])
+        if result.failed:
+            logger.info("draft.rejected check=%s detail=%s", result.failed, result.detail)
+            return DraftResult(None, False, outcome("rejected", text, result.failed, generation))
+        if is_refusal(text):
+            return DraftResult(REFUSAL, True, outcome("sent", text, None, generation))
+        return DraftResult(customer_reply(text, hits), False, outcome("sent", text, None, generation))

@@ -1,0 +1,175 @@
+"""Decoding a draft: transformers (the reference, and the GPU path) or CTranslate2 (int8, CPU).
+
+Both decode greedily with the KV cache, stop at the end of the assistant's turn (<|im_end|>) or at
+`max_new_tokens`, and give up at `deadline_s`: the draft is then returned as far as it got, marked
+timed out, and the caller sends something else. Both report the time to the first new token
+(prompt processing included) and the number of tokens, for the log and the benchmark.
+
+On 2 CPU cores CTranslate2's int8 kernels draft about 2.5x faster than transformers' eager fp32
+(reports/generator.md), so `auto` picks it on a CPU when the run has a ct2-int8 folder.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+END_OF_TURN = "<|im_end|>"
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    first_token_s: Optional[float]  # prompt processing + first new token; None if none came
+    seconds: float
+    timed_out: bool
+
+
+class TransformersRuntime:
+    """transformers' generate(): fp32 on the CPU, bf16 on a GPU."""
+
+    name = "transformers"
+
+    def __init__(self, model_dir: str, device: Optional[str] = None):
+        import torch
+
+        from bot.generation.model import load, pick_device
+
+        self.device, dtype = pick_device() if device is None else (device, torch.float32)
+        self.tokenizer, self.model = load(model_dir, self.device, dtype)
+        self._torch = torch
+
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        started = time.perf_counter()
+        first: list = []
+
+        class Clock(StoppingCriteria):
+            """Called after each new token: notes the first, stops at the deadline."""
+
+            def __call__(self, input_ids, scores, **kwargs):
+                now = time.perf_counter()
+                if not first:
+                    first.append(now - started)
+                return self._torch.full((input_ids.shape[0],), now - started > deadline_s, dtype=self._torch.bool)
+
+        Clock._torch = self._torch
+        ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids.to(self.device)
+        with self._torch.inference_mode():
+            out = self.model.generate(
+                ids, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                stopping_criteria=StoppingCriteriaList([Clock()]),
+                pad_token_id=self.tokenizer.eos_token_id,
+            )
+        new = out[0, ids.shape[1]:].tolist()
+        seconds = time.perf_counter() - started
+        ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
+        return Generation(
+            self.tokenizer.decode(new, skip_special_tokens=True).strip(), ids.shape[1], len(new),
+            first[0] if first else None, seconds,
+            timed_out=seconds > deadline_s and not ended and len(new) < max_new_tokens,
+        )
+
+
+class CTranslate2Runtime:
+    """CTranslate2 int8 on the CPU (or float16 on a GPU), token by token."""
+
+    name = "ctranslate2"
+
+    def __init__(self, ct2_dir: str, device: str = "cpu", threads: Optional[int] = None):
+        import ctranslate2
+        from transformers import AutoTokenizer
+
+        self.tokenizer = AutoTokenizer.from_pretrained(ct2_dir)
+        self.generator = ctranslate2.Generator(
+            ct2_dir, device=device, compute_type="int8" if device == "cpu" else "int8_float16",
+            intra_threads=threads or os.cpu_count() or 1,
+        )
+
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+        started = time.perf_counter()
+        ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        new, first, timed_out = [], None, False
+        for step in self.generator.generate_tokens(
+            tokens, max_length=max_new_tokens, sampling_topk=1, end_token=END_OF_TURN,
+        ):
+            if first is None:
+                first = time.perf_counter() - started
+            new.append(step.token_id)
+            if time.perf_counter() - started > deadline_s:
+                timed_out = True
+                break
+        return Generation(
+            self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new),
+            first, time.perf_counter() - started, timed_out,
+        )
+
+
+class OnnxGenAIRuntime:
+    """ONNX Runtime GenAI, int4 weights (the third runtime compared in reports/generator.md)."""
+
+    name = "onnxruntime-genai"
+
+    def __init__(self, onnx_dir: str):
+        import onnxruntime_genai as og
+        from transformers import AutoTokenizer
+
+        self._og = og
+        self.tokenizer = AutoTokenizer.from_pretrained(onnx_dir)
+        self.model = og.Model(onnx_dir)
+
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+        og = self._og
+        started = time.perf_counter()
+        ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
+        generator = og.Generator(self.model, params)
+        generator.append_tokens([ids])
+        new, first, timed_out = [], None, False
+        while not generator.is_done() and len(new) < max_new_tokens:
+            generator.generate_next_token()
+            if first is None:
+                first = time.perf_counter() - started
+            new.append(int(generator.get_next_tokens()[0]))
+            if time.perf_counter() - started > deadline_s:
+                timed_out = True
+                break
+        return Generation(
+            self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new),
+            first, time.perf_counter() - started, timed_out,
+        )
+
+
+def open_runtime(run_or_model: str, runtime: str = "auto", device: Optional[str] = None):
+    """A runtime for a run folder (merged/ and ct2-int8/ inside) or a checkpoint / HF id."""
+    path = Path(run_or_model)
+    merged = path / "merged" if (path / "merged").is_dir() else path
+    ct2 = path / "ct2-int8"
+    if runtime == "auto":
+        on_gpu = device == "cuda" or (device is None and _cuda())
+        runtime = "ctranslate2" if ct2.is_dir() and not on_gpu else "transformers"
+    if runtime == "ctranslate2":
+        if not ct2.is_dir():
+            raise FileNotFoundError(f"{ct2} is missing: convert the run (python -m bot generator convert)")
+        return CTranslate2Runtime(str(ct2))
+    if runtime == "onnxruntime-genai":
+        return OnnxGenAIRuntime(str(path / "onnx-int4"))
+    if runtime == "transformers":
+        return TransformersRuntime(str(merged) if merged.exists() else run_or_model, device)
+    raise ValueError(
+        f"unknown generator runtime {runtime!r}: auto, transformers, ctranslate2 or onnxruntime-genai"
+    )
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,0 +1,97 @@
+"""The checks a draft must pass, on real passages and the real MiniLM embedder."""
+
+import pytest
+
+from bot.generation.checks import check_draft, check_facts
+from bot.generation.prompt import REFUSAL, Context, citations, is_refusal, split_citations
+from bot.settings import get_settings
+
+WINDOW = Context(
+    "return-policy", "Our return policy", "The return window",
+    "- 30 days from the delivery date shown in your order tracking.\n"
+    "- Once you register a return, you have 14 days to send the parcel.",
+)
+SHIPPING = Context(
+    "return-policy", "Our return policy", "Who pays for return shipping",
+    "Change of mind: the prepaid label cost is deducted from your refund: $5.95 in the US "
+    "(free if you choose store credit), £9.95 in the UK.",
+)
+CONTACT = Context(
+    "contact-customer-service", "Contact customer service", "Channels and hours",
+    "Phone, US and Canada (toll-free): 1-800-555-0147. E-mail: support@larkspur.example or the "
+    "form at help.larkspur.example/contact.",
+)
+CONTEXTS = [WINDOW, SHIPPING, CONTACT]
+
+
+@pytest.fixture(scope="module")
+def embed():
+    from bot.services import get_embedder
+
+    return get_embedder().encode
+
+
+def check(draft, embed, customer=()):
+    return check_draft(draft, CONTEXTS, embed, get_settings().draft_support_threshold, customer)
+
+
+def test_a_faithful_draft_passes(embed):
+    result = check(
+        "You can return an item within 30 days of the delivery date [return-policy]. "
+        "After registering the return you have 14 days to send the parcel [return-policy].", embed,
+    )
+    assert result.failed is None, result.detail
+
+
+def test_the_refusal_passes(embed):
+    assert check(REFUSAL, embed).failed is None
+
+
+@pytest.mark.parametrize(
+    "draft, failed",
+    [
+        ("You can return an item within 30 days [returns-faq].", "citation"),  # not a given passage
+        ("You can return an item within 30 days of delivery.", "citation"),  # no citation at all
+        ("You can return an item within 60 days of delivery [return-policy].", "facts"),  # invented number
+        ("Returns from the US cost $7.95 [return-policy].", "facts"),  # invented amount
+        ("Call us on 1-800-555-0199 [contact-customer-service].", "facts"),  # invented phone
+        ("Write to returns@larkspur.example [contact-customer-service].", "facts"),  # invented e-mail
+        ("See https://larkspur.example/free-returns for details [return-policy].", "facts"),  # invented link
+        ("[return-policy]", "empty"),
+    ],
+)
+def test_planted_errors_are_caught(draft, failed, embed):
+    assert check(draft, embed).failed == failed
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "We also offer free gift wrapping and engraving on every order",
+        "You can also drop returns off at our showroom in Denver",
+        "Store credit never expires and can be shared with family members",
+    ],
+)
+def test_an_unsupported_claim_without_numbers_is_caught(claim, embed):
+    # No number to trip the facts check: only the support check can see this is not in the passages.
+    result = check(f"You can return an item within 30 days [return-policy]. {claim} [return-policy].", embed)
+    assert result.failed == "support", result.detail
+
+
+def test_the_customers_own_order_number_may_be_repeated(embed):
+    draft = "For order 482913 you have 30 days from the delivery date to return it [return-policy]."
+    assert check(draft, embed, ["can i still return order 482913"]).failed is None
+    assert check(draft, embed).failed == "facts"
+
+
+def test_numbers_match_whatever_their_formatting():
+    assert check_facts("It costs $5.95.", "the label is $5.95 in the US").failed is None
+    assert check_facts("Orders over $1500 qualify.", "orders over $1,500 qualify").failed is None
+    assert check_facts("Call 1 800 555 0147.", "call 1-800-555-0147").failed is None
+
+
+def test_citations_are_found_and_removed():
+    text = "Refunds take 5-10 business days [refund-timelines]. Or less [return-policy]."
+    assert citations(text) == ["refund-timelines", "return-policy"]
+    assert split_citations(text)[0] == "Refunds take 5-10 business days. Or less."
+    assert is_refusal(REFUSAL) and not is_refusal(text)

