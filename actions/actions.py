@@ -30,6 +30,7 @@ from bot.answer import (
     entity_values,
     search_query,
 )
+from bot.generation.prompt import turns_from_events
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that say
 
 def _rebuilt_in_worker() -> "ActionAnswerSupport":
     services.get_retriever()
+    services.get_drafter()
     return ActionAnswerSupport()
 
 
@@ -48,7 +50,7 @@ class ActionAnswerSupport(Action):
     def __reduce__(self):
         # rasa-sdk's Sanic server hands its actions to the worker process by pickling them. The
         # worker rebuilds this one through _rebuilt_in_worker, which loads the knowledge base
-        # first: /health answers only once customers can be answered, and a missing or mismatched
+        # and the drafter first: /health answers only once customers can be answered, and a missing or mismatched
         # index stops the server at start-up with the command that fixes it. (The main process
         # must not load torch: that fixes the multiprocessing start method and Sanic refuses to
         # start.)
@@ -73,7 +75,10 @@ class ActionAnswerSupport(Action):
         deadline = get_settings().action_deadline_s
         try:
             answer = await asyncio.wait_for(
-                asyncio.to_thread(services.answer, question, entities), deadline
+                asyncio.to_thread(
+                    services.answer, question, entities, text, turns_from_events(tracker.events)
+                ),
+                deadline,
             )
         except asyncio.TimeoutError:
             logger.error("answer.search_timeout deadline_s=%s", deadline)

@@ -54,6 +54,7 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "BOT_HOST": settings.host,  # the action server's interface (bot/action_server.py)
             "BOT_VAR_DIR": str(settings.var_dir),  # the log's spool and salt live here
             "BOT_LOG_URL": settings.log_url,
+            "BOT_GENERATOR": settings.generator,  # which drafter the action server loads
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
         }

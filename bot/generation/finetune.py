@@ -9,8 +9,8 @@ a manifest (runs.py), then merged and converted for CTranslate2.
 Recipes (`--recipe`):
 
     cpu     the default: LoRA r=16 on the linear layers of the upper layers, at most 2 epochs,
-            fitted to 27 minutes of training on the machine it runs on (after 3 timed steps the
-            schedule is shortened to what the budget affords), then merged and converted
+            fitted to 27 minutes of training on the machine it runs on (every 3 steps the
+            schedule is set to what the rest of the budget affords), then merged and converted
     gpu     the same data, 4 epochs, bf16 (seconds to minutes on a GPU)
     smoke   a few steps on a few examples: proves the pipeline end to end (tests)
 """
@@ -34,7 +34,7 @@ from bot.generation.prompt import render
 logger = logging.getLogger(__name__)
 
 IGNORE = -100  # label of the tokens the loss skips
-FIT_AFTER_STEPS = 3  # the steps timed before the schedule is fitted to the time budget
+FIT_AFTER_STEPS = 3  # the schedule is fitted to the time budget every this many steps
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,7 @@ def finetune(
     total = steps_per_epoch * recipe.epochs
     if recipe.max_steps:
         total = min(total, recipe.max_steps)
+    planned = total
     logger.info(
         "generator.finetune recipe=%s device=%s examples=%d dev=%d too_long=%d steps=%d trainable=%d",
         recipe.name, device, len(fit), len(dev), too_long, total, trainable,
@@ -183,16 +184,17 @@ def finetune(
             if step >= total:
                 break
             elapsed = time.monotonic() - loop_started
-            if step == FIT_AFTER_STEPS:
-                # Fit the schedule to the time budget: the learning rate should reach its end
+            budget = recipe.max_minutes * 60 - (loop_started - started)
+            if step >= FIT_AFTER_STEPS and step % FIT_AFTER_STEPS == 0:
+                # Fit the schedule to the time budget at the speed seen so far (the machine may be
+                # busier or quieter than at the start): the learning rate should reach its end
                 # when the time does, not be cut off halfway down.
-                affordable = int((recipe.max_minutes * 60 - (loop_started - started)) / (elapsed / step))
-                if affordable < total:
+                fitted = min(planned, step + int((budget - elapsed) / (elapsed / step)))
+                if fitted != total:
                     logger.info("generator.finetune.budget steps %d -> %d (%.1f s a step)",
-                                total, affordable, elapsed / step)
-                    total = affordable
-                    bar.total = total
-            if step and elapsed + elapsed / step > recipe.max_minutes * 60 - (loop_started - started):
+                                total, fitted, elapsed / step)
+                    total = bar.total = max(fitted, step + 1)
+            if step and elapsed + elapsed / step > budget:
                 stopped_early = True
                 break
             ids, labels, mask = (t.to(device) for t in collate([fit[i] for i in batch], pad_id))

@@ -110,3 +110,17 @@ def split_citations(draft: str) -> Tuple[str, List[str]]:
 
 def history_from_pairs(pairs: Optional[Sequence[dict]]) -> List[Turn]:
     return [Turn(p.get("user", ""), p.get("bot", "")) for p in (pairs or [])]
+
+
+def turns_from_events(events: Sequence[dict], limit: int = MAX_HISTORY_TURNS) -> List[Turn]:
+    """The last `limit` completed turns before the current message, from Rasa tracker events."""
+    turns: List[Turn] = []
+    user, bot = None, []
+    for event in events:
+        if event.get("event") == "user":
+            if user is not None:
+                turns.append(Turn(user, " ".join(bot)))
+            user, bot = event.get("text") or "", []
+        elif event.get("event") == "bot" and user is not None and event.get("text"):
+            bot.append(event["text"])
+    return turns[-limit:] if limit else []  # the open turn (the current message) is left out

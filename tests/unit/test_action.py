@@ -84,14 +84,19 @@ def test_a_request_for_a_person_gets_the_handoff_without_searching(action, monke
 def test_the_search_gets_the_intent_and_the_message_without_entity_values(action, monkeypatch):
     seen = {}
 
-    def fake_answer(question, entities):
-        seen.update(question=question, entities=entities)
+    def fake_answer(question, entities, customer_text, history):
+        seen.update(question=question, entities=entities, customer_text=customer_text, history=history)
         return Answer("About order #123456: the answer", "extractive", offers_handoff=False)
 
     monkeypatch.setattr(module.services, "answer", fake_answer)
     entity = {"entity": "order_number", "value": "#123456", "start": 18, "end": 25}
     messages, events = run(action, "where is my order #123456", "track_order", [entity])
-    assert seen == {"question": "track order: where is my order", "entities": {"order_number": "123456"}}
+    assert seen == {
+        "question": "track order: where is my order",  # searched with the intent, without the number
+        "entities": {"order_number": "123456"},
+        "customer_text": "where is my order #123456",  # the drafter reads the customer's own words
+        "history": [],
+    }
     assert messages[0]["text"] == "About order #123456: the answer"
     assert events[0]["value"] is False
 

@@ -95,3 +95,22 @@ def test_citations_are_found_and_removed():
     assert citations(text) == ["refund-timelines", "return-policy"]
     assert split_citations(text)[0] == "Refunds take 5-10 business days. Or less."
     assert is_refusal(REFUSAL) and not is_refusal(text)
+
+
+def test_recent_turns_come_from_the_tracker_without_the_current_message():
+    from bot.generation.prompt import Turn, turns_from_events
+
+    events = [
+        {"event": "action", "name": "action_session_start"},
+        {"event": "user", "text": "hi"},
+        {"event": "bot", "text": "Hello! How can I help?"},
+        {"event": "user", "text": "i ordered a rug"},
+        {"event": "bot", "text": "Sure."},
+        {"event": "bot", "text": "What about it?"},
+        {"event": "user", "text": "where is it now"},  # the message being answered
+    ]
+    assert turns_from_events(events) == [
+        Turn("hi", "Hello! How can I help?"), Turn("i ordered a rug", "Sure. What about it?"),
+    ]
+    assert turns_from_events(events, limit=1) == [Turn("i ordered a rug", "Sure. What about it?")]
+    assert turns_from_events([]) == []

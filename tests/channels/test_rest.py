@@ -1,0 +1,19 @@
+"""REST keeps working beside the other channels (its own suite is tests/integration/), and its
+turns are stored under its own channel name, as every channel's are."""
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.integration
+
+
+def test_rest_answers_and_names_its_channel(channel_servers):
+    answer = requests.post(
+        f"{channel_servers.url}/webhooks/rest/webhook",
+        json={"sender": "rest-beside-others", "message": "where is my order #123456"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert answer.json()[0]["text"].startswith("About order #123456: ")
+    turns = channel_servers.user_turns("rest-beside-others")
+    assert [(t["text"], t["input_channel"]) for t in turns] == [("where is my order #123456", "rest")]
