@@ -310,7 +310,8 @@ def bot(request, tmp_path_factory) -> Bot:
 
 
 def tracker_events(settings: Settings, sender: str) -> List[dict]:
-    """The events Rasa stored for `sender` in the SQL tracker store (SQLite or PostgreSQL)."""
+    """The events Rasa stored for `sender` in the SQL tracker store (SQLite or PostgreSQL);
+    none before the first conversation created the table."""
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(_for_sqlalchemy2(settings.tracker_url))
@@ -320,6 +321,8 @@ def tracker_events(settings: Settings, sender: str) -> List[dict]:
                 sqlalchemy.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
                 {"s": sender},
             ).fetchall()
+    except sqlalchemy.exc.OperationalError:
+        return []
     finally:
         engine.dispose()
     return [json.loads(r[0]) for r in rows]
