@@ -123,7 +123,10 @@ def answer(
     )
     extractive.draft = drafted.outcome
     if drafted.refused:
-        return Answer(NO_ANSWER, "no_answer", True, extractive.sources, drafted.outcome)
+        if settings.draft_trust_refusal:
+            return Answer(NO_ANSWER, "no_answer", True, extractive.sources, drafted.outcome)
+        drafted.outcome.status, drafted.outcome.failed_check = "rejected", "refusal not trusted"
+        return extractive
     if drafted.reply is None:
         return extractive
     return Answer(drafted.reply, "drafted", False, extractive.sources, drafted.outcome)

@@ -271,7 +271,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     outputs["base (ct2 int8)"] = run_model(CTranslate2Runtime(str(base_dir / "ct2-int8")), heldout, settings.draft_max_new_tokens)
     print("drafting with the fine-tuned model...", flush=True)
     outputs["fine-tuned (ct2 int8)"] = run_model(CTranslate2Runtime(str(run / "ct2-int8")), heldout, settings.draft_max_new_tokens)
-    subset = heldout[: args.reference_subset]
+    # Evenly spaced, so the subset holds answerable and unanswerable questions alike.
+    picked = list(range(0, len(heldout), max(1, len(heldout) // args.reference_subset)))[: args.reference_subset]
+    subset = [heldout[i] for i in picked]
     print(f"drafting {len(subset)} with the fine-tuned model in transformers fp32...", flush=True)
     outputs["fine-tuned (transformers fp32)"] = run_model(TransformersRuntime(str(run / "merged"), "cpu"), subset, settings.draft_max_new_tokens)
     if not (run / "onnx-int4").is_dir():
@@ -281,13 +283,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     quality = {}
     for name, outs in outputs.items():
-        quality[name] = score("extractive" if name == "extractive" else name, outs, heldout[: len(outs)], embed,
-                              settings.draft_support_threshold)
+        examples = heldout if len(outs) == len(heldout) else subset
+        quality[name] = score(name, outs, examples, embed, settings.draft_support_threshold)
     lat = {
         name: {"n": len(outs), **latency(outs)}
         for name, outs in outputs.items() if name != "extractive"
     }
-    same = outputs["fine-tuned (ct2 int8)"][: len(subset)]
+    same = [outputs["fine-tuned (ct2 int8)"][i] for i in picked]
     lat[f"fine-tuned (ct2 int8), the same {len(subset)}"] = {"n": len(same), **latency(same)}
     ref = reference_support(train, embed)
     cosines = [v[0] for v in ref]

@@ -5,6 +5,7 @@ The fine-tune is the `smoke` recipe (3 steps): it proves the pipeline, not the q
 (reports/generator.md is about quality).
 """
 
+import dataclasses
 import json
 import time
 
@@ -129,7 +130,8 @@ def test_the_customer_gets_the_extractive_answer_when_the_draft_fails(monkeypatc
     assert "$99" not in answer.text
 
 
-def test_a_refusing_draft_offers_a_person(monkeypatch, retriever):
+@pytest.mark.parametrize("trusted", [True, False])
+def test_a_refusal_offers_a_person_only_when_refusals_are_trusted(trusted, monkeypatch, retriever):
     from bot import services
     from bot.generation.runtimes import Generation
 
@@ -142,6 +144,12 @@ def test_a_refusing_draft_offers_a_person(monkeypatch, retriever):
     drafter = Drafter(Refusing(), "refusing", retriever.embedder.encode, 0.6)
     monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
     monkeypatch.setattr(services, "get_drafter", lambda settings=None: drafter)
+    monkeypatch.setattr(services, "get_settings",
+                        lambda: dataclasses.replace(get_settings(), draft_trust_refusal=trusted))
     answer = services.answer("check refund policy: how long does a refund take")
-    assert answer.kind == "no_answer" and answer.offers_handoff
-    assert answer.draft.status == "sent" and answer.sources
+    assert answer.sources
+    if trusted:
+        assert answer.kind == "no_answer" and answer.offers_handoff and answer.draft.status == "sent"
+    else:  # search found a passage: the extractive reply, and the log says why the draft was not sent
+        assert answer.kind == "extractive"
+        assert (answer.draft.status, answer.draft.failed_check) == ("rejected", "refusal not trusted")
