@@ -11,7 +11,7 @@ Recipes (`--recipe`):
     cpu     the default: LoRA r=16 on the linear layers of the upper layers, at most 2 epochs,
             fitted to 27 minutes of training on the machine it runs on (every 3 steps the
             schedule is set to what the rest of the budget affords), then merged and converted
-    gpu     the same data, 4 epochs, bf16 (seconds to minutes on a GPU)
+    gpu     the same data, 4 epochs, bf16 (written for a GPU; not yet run on one)
     smoke   a few steps on a few examples: proves the pipeline end to end (tests)
 """
 

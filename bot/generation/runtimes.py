@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 END_OF_TURN = "<|im_end|>"
 
@@ -95,21 +95,11 @@ class CTranslate2Runtime:
     def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
-        tokens = self.tokenizer.convert_ids_to_tokens(ids)
-        new, first, timed_out = [], None, False
-        for step in self.generator.generate_tokens(
-            tokens, max_length=max_new_tokens, sampling_topk=1, end_token=END_OF_TURN,
-        ):
-            if first is None:
-                first = time.perf_counter() - started
-            new.append(step.token_id)
-            if time.perf_counter() - started > deadline_s:
-                timed_out = True
-                break
-        return Generation(
-            self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new),
-            first, time.perf_counter() - started, timed_out,
+        steps = self.generator.generate_tokens(
+            self.tokenizer.convert_ids_to_tokens(ids), max_length=max_new_tokens, sampling_topk=1,
+            end_token=END_OF_TURN,
         )
+        return _stream(self.tokenizer, (step.token_id for step in steps), len(ids), started, deadline_s)
 
 
 class OnnxGenAIRuntime:
@@ -133,19 +123,30 @@ class OnnxGenAIRuntime:
         params.set_search_options(max_length=len(ids) + max_new_tokens, do_sample=False)
         generator = og.Generator(self.model, params)
         generator.append_tokens([ids])
-        new, first, timed_out = [], None, False
-        while not generator.is_done() and len(new) < max_new_tokens:
-            generator.generate_next_token()
-            if first is None:
-                first = time.perf_counter() - started
-            new.append(int(generator.get_next_tokens()[0]))
-            if time.perf_counter() - started > deadline_s:
-                timed_out = True
-                break
-        return Generation(
-            self.tokenizer.decode(new, skip_special_tokens=True).strip(), len(ids), len(new),
-            first, time.perf_counter() - started, timed_out,
-        )
+
+        def steps():
+            while not generator.is_done():
+                generator.generate_next_token()
+                yield int(generator.get_next_tokens()[0])
+
+        return _stream(self.tokenizer, steps(), len(ids), started, deadline_s)
+
+
+def _stream(tokenizer, token_ids: Iterator[int], prompt_tokens: int, started: float, deadline_s: float) -> Generation:
+    """Reads new tokens one by one until they end or the deadline passes (the runtimes that decode
+    step by step share this)."""
+    new, first, timed_out = [], None, False
+    for token_id in token_ids:
+        if first is None:
+            first = time.perf_counter() - started
+        new.append(token_id)
+        if time.perf_counter() - started > deadline_s:
+            timed_out = True
+            break
+    return Generation(
+        tokenizer.decode(new, skip_special_tokens=True).strip(), prompt_tokens, len(new),
+        first, time.perf_counter() - started, timed_out,
+    )
 
 
 def open_runtime(run_or_model: str, runtime: str = "auto", device: Optional[str] = None):
