@@ -312,10 +312,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if run is None:
         print("no fine-tuned run: python -m bot generator finetune")
         return 1
-    heldout = build(read_written(settings.root / HELDOUT_DIR), retriever, settings.draft_passages, 400)
+    heldout = build(read_written(settings.root / HELDOUT_DIR), retriever, settings.draft_passages)
     if args.limit:
         heldout = heldout[: args.limit]
-    train = build(read_written(settings.root / TRAIN_DIR), retriever, settings.draft_passages, 400)
+    train = build(read_written(settings.root / TRAIN_DIR), retriever, settings.draft_passages)
 
     if args.rescore:
         saved = json.loads(args.json.read_text())

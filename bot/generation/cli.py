@@ -21,7 +21,7 @@ def _examples(folder: Path, settings):
     from bot.generation.dataset import build, read_written
     from bot.services import get_retriever
 
-    return build(read_written(folder), get_retriever(settings), settings.draft_passages, 400)
+    return build(read_written(folder), get_retriever(settings), settings.draft_passages)
 
 
 def _cmd_data(args: argparse.Namespace) -> int:

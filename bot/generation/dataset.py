@@ -27,7 +27,14 @@ from typing import Dict, Iterable, List, Optional
 import yaml
 
 from bot.generation.checks import check_facts
-from bot.generation.prompt import REFUSAL, Context, Turn, build_contexts, history_from_pairs
+from bot.generation.prompt import (
+    MAX_PASSAGE_CHARS,
+    REFUSAL,
+    Context,
+    Turn,
+    build_contexts,
+    history_from_pairs,
+)
 
 TRAIN_DIR = Path("data/generator")
 HELDOUT_DIR = Path("tests/generator")
@@ -44,19 +51,8 @@ class Example:
     history: List[Turn] = field(default_factory=list)
     label: str = ""  # answer, refusal_missed (gold not retrieved), refusal_cut, unanswerable
 
-    @property
-    def answerable(self) -> bool:
-        return self.article is not None
-
     def to_json(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Example":
-        data = dict(data)
-        data["contexts"] = [Context(**c) for c in data["contexts"]]
-        data["history"] = [Turn(**t) for t in data.get("history", [])]
-        return cls(**data)
 
 
 def read_written(folder: Path) -> List[dict]:
@@ -67,7 +63,9 @@ def read_written(folder: Path) -> List[dict]:
     return examples
 
 
-def build(written: Iterable[dict], retriever, passages: int, max_passage_chars: int) -> List[Example]:
+def build(
+    written: Iterable[dict], retriever, passages: int, max_passage_chars: int = MAX_PASSAGE_CHARS
+) -> List[Example]:
     """Examples with retrieved passages and the target for them."""
     written = list(written)
     questions = [w["question"] for w in written]
@@ -104,10 +102,6 @@ def write_jsonl(examples: List[Example], path: Path) -> None:
     with path.open("w") as f:
         for e in examples:
             f.write(json.dumps(e.to_json()) + "\n")
-
-
-def read_jsonl(path: Path) -> List[Example]:
-    return [Example.from_json(json.loads(line)) for line in path.read_text().splitlines() if line]
 
 
 def label_counts(examples: List[Example]) -> Dict[str, int]:

@@ -22,7 +22,7 @@ import numpy as np
 
 from bot.answer import DraftOutcome
 from bot.generation.checks import check_draft
-from bot.generation.prompt import REFUSAL, Turn, build_contexts, is_refusal, prompt_hash, render, split_citations
+from bot.generation.prompt import MAX_PASSAGE_CHARS, REFUSAL, Turn, build_contexts, is_refusal, prompt_hash, render, split_citations
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class Drafter:
         embed: Callable[[Sequence[str]], np.ndarray],
         threshold: float,
         max_new_tokens: int = 100,
-        max_passage_chars: int = 400,
+        max_passage_chars: int = MAX_PASSAGE_CHARS,
     ):
         self.runtime = runtime
         self.run = run

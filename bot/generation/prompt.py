@@ -34,6 +34,7 @@ REFUSAL = NO_ANSWER  # the drafter's "the passages don't say": the bot then offe
 CITATION = re.compile(r"\[([a-z0-9][a-z0-9-]*)\]")
 MAX_HISTORY_TURNS = 2
 MAX_TURN_CHARS = 300
+MAX_PASSAGE_CHARS = 400  # a passage is cut to its sentences closest to the question, to this
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def build_contexts(
     hits: Sequence,
     question_vector: np.ndarray,
     embed: Callable[[Sequence[str]], np.ndarray],
-    max_passage_chars: int = 400,
+    max_passage_chars: int = MAX_PASSAGE_CHARS,
 ) -> List[Context]:
     """Contexts for search hits (bot.retrieval.search.Hit), each cut to `max_passage_chars`."""
     return [

@@ -36,7 +36,7 @@ def smoke_run(tmp_path_factory, retriever, base_dir):
     from bot.generation.finetune import RECIPES, finetune
 
     written = read_written(ROOT / TRAIN_DIR)
-    examples = build(written[:40], retriever, 3, 400)
+    examples = build(written[:40], retriever, 3)
     models = tmp_path_factory.mktemp("models")
     run = models / "generator" / "runs" / "20260101-000000-smoke"
     finetune(base_dir, examples, run, RECIPES["smoke"], data_hash="test")
@@ -61,7 +61,7 @@ def test_training_targets_follow_what_was_retrieved(retriever):
          "answer": "You have 45 days to send it [start-a-return]."},  # not what the passages say
         {"id": "c", "question": "do you sell garden sheds", "article": None},
     ]
-    labels = [(e.label, e.target) for e in build(written, retriever, 3, 400)]
+    labels = [(e.label, e.target) for e in build(written, retriever, 3)]
     assert labels[0] == ("answer", written[0]["answer"])
     assert labels[1] == ("refusal_missed", REFUSAL)
     assert labels[2] == ("refusal_cut", REFUSAL)
