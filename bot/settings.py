@@ -110,9 +110,12 @@ class Settings:
     draft_deadline_s: float = 3.0  # a draft slower than this is abandoned for the extractive reply
     draft_max_new_tokens: int = 100
     draft_passages: int = 3  # passages given to the generator
-    # Send the drafter's "I couldn't find that" when search found something? Off: the current run
-    # refuses 43 % of answerable held-out questions (reports/generator.md); the extractive reply
-    # is sent instead, and the retrieval threshold stays the "I don't know".
+    # With refusals trusted, the drafter refuses only when its refusal is at least this likely
+    # (bot/generation/runtimes.py decode(): greedy decoding alone over-refuses); 0 is plain greedy.
+    draft_refusal_min_prob: float = 0.5
+    # Send the drafter's "I couldn't find that" when search found something? Off: the extractive
+    # reply is sent instead, and the retrieval threshold stays the "I don't know"
+    # (reports/generator.md has both).
     draft_trust_refusal: bool = False
     draft_support_threshold: float = 0.5  # a drafted sentence needs this MiniLM cosine to a passage sentence (or its words: bot/generation/checks.py)
 

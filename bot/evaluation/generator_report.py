@@ -161,13 +161,18 @@ def latency(outputs: List[dict]) -> dict:
     }
 
 
-def run_model(runtime, examples: List[Example], max_new_tokens: int) -> List[dict]:
+def run_model(runtime, examples: List[Example], max_new_tokens: int, refusal_min_prob: float) -> List[dict]:
+    """Drafts as the bot decodes them (runtimes.decode); `refusal_min_prob` 0 is plain greedy."""
+    from bot.generation.runtimes import decode
+
     outputs = []
     for ex in examples:
         prompt = render(runtime.tokenizer, ex.question, ex.contexts, ex.history)
-        g = runtime.generate(prompt, max_new_tokens, deadline_s=120.0)
+        g = decode(runtime, prompt, max_new_tokens, 120.0, refusal_min_prob)
         outputs.append({"id": ex.id, "text": g.text, "seconds": g.seconds, "first_token_s": g.first_token_s,
-                        "new_tokens": g.new_tokens, "prompt_tokens": g.prompt_tokens})
+                        "new_tokens": g.new_tokens, "prompt_tokens": g.prompt_tokens,
+                        "refusal_prob": g.first_token_prob if g.first_token_id is not None else None,
+                        "refusal_overruled": g.refusal_overruled})
     return outputs
 
 
@@ -186,6 +191,45 @@ def run_extractive(retriever, examples: List[Example]) -> List[dict]:
             text = f"{body} [{best.article_id}]"
         outputs.append({"id": ex.id, "text": text, "seconds": time.perf_counter() - started})
     return outputs
+
+
+def refusal_probabilities(model_dir: str, examples: List[Example]) -> List[float]:
+    """The probability that the model's first word is the refusal's ("I"), per example: how surely
+    it would refuse, before greedy decoding turns that into yes or no (transformers fp32)."""
+    import torch
+
+    from bot.generation.model import load
+
+    tokenizer, model = load(model_dir, "cpu", torch.float32)
+    first = tokenizer(REFUSAL, add_special_tokens=False).input_ids[0]
+    values = []
+    with torch.inference_mode():
+        for ex in examples:
+            prompt = render(tokenizer, ex.question, ex.contexts, ex.history)
+            ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).input_ids
+            values.append(float(torch.softmax(model(ids).logits[0, -1].float(), -1)[first]))
+    return values
+
+
+def auc(positives: List[float], negatives: List[float]) -> Optional[float]:
+    """The chance that a random positive scores above a random negative (ties count half)."""
+    if not positives or not negatives:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+def refusal_separation(probabilities: List[float], examples: List[Example]) -> dict:
+    by_label: Dict[str, List[float]] = {}
+    for p, ex in zip(probabilities, examples):
+        by_label.setdefault(ex.label, []).append(p)
+    answer = by_label.get("answer", [])
+    missed = by_label.get("refusal_missed", []) + by_label.get("refusal_cut", [])
+    return {
+        "auc_unanswerable": auc(by_label.get("unanswerable", []), answer),
+        "auc_retrieval_missed": auc(missed, answer),
+        "median": {label: float(np.median(v)) for label, v in sorted(by_label.items())},
+    }
 
 
 def reference_support(examples: List[Example], embed) -> List[tuple]:
@@ -247,6 +291,22 @@ def render_report(summary: dict) -> str:
             f"| {name} | {lat['n']} | {fmt(lat['first_token_p50'], 's')} | {fmt(lat['tokens_per_s'], 's')} | "
             f"{fmt(lat['draft_p50'], 's')} | {fmt(lat['draft_p95'], 's')} | {fmt(lat['new_tokens_mean'], 's')} |"
         )
+    sep = summary.get("refusal_separation")
+    if sep:
+        lines += [
+            "",
+            "## How well the model knows when to refuse",
+            "",
+            "The probability of the refusal's first word, before decoding (transformers fp32, all "
+            "held-out examples). AUC: the chance that a question which should be refused scores "
+            "above an answerable one (0.5 is a coin).",
+            "",
+            "| model | AUC, no article answers vs answerable | AUC, retrieval missed the article vs answerable | median by label |",
+            "|---|---|---|---|",
+        ]
+        for name, v in sep.items():
+            medians = ", ".join(f"{k} {m:.2f}" for k, m in v["median"].items())
+            lines.append(f"| {name} | {fmt(v['auc_unanswerable'], 'f')} | {fmt(v['auc_retrieval_missed'], 'f')} | {medians} |")
     ref = summary["reference_support"]
     lines += [
         "",
@@ -273,18 +333,23 @@ def draft_all(args, settings, retriever, heldout: List[Example], run: Path):
         convert_ct2(base_dir, base_dir / "ct2-int8")
     outputs: Dict[str, List[dict]] = {"extractive": run_extractive(retriever, heldout)}
     print("drafting with the base model...", flush=True)
-    outputs["base (ct2 int8)"] = run_model(CTranslate2Runtime(str(base_dir / "ct2-int8")), heldout, settings.draft_max_new_tokens)
+    gate = settings.draft_refusal_min_prob
+    # The base model was never taught the refusal, so its "I" is not one: plain greedy.
+    outputs["base (ct2 int8)"] = run_model(CTranslate2Runtime(str(base_dir / "ct2-int8")), heldout, settings.draft_max_new_tokens, 0.0)
     print("drafting with the fine-tuned model...", flush=True)
-    outputs["fine-tuned (ct2 int8)"] = run_model(CTranslate2Runtime(str(run / "ct2-int8")), heldout, settings.draft_max_new_tokens)
+    fine_tuned = CTranslate2Runtime(str(run / "ct2-int8"))
+    outputs["fine-tuned (ct2 int8)"] = run_model(fine_tuned, heldout, settings.draft_max_new_tokens, gate)
+    print("again, plain greedy (no refusal gate)...", flush=True)
+    outputs["fine-tuned (ct2 int8), plain greedy"] = run_model(fine_tuned, heldout, settings.draft_max_new_tokens, 0.0)
     # Evenly spaced, so the subset holds answerable and unanswerable questions alike.
     picked = list(range(0, len(heldout), max(1, len(heldout) // args.reference_subset)))[: args.reference_subset]
     subset = [heldout[i] for i in picked]
     print(f"drafting {len(subset)} with the fine-tuned model in transformers fp32...", flush=True)
-    outputs["fine-tuned (transformers fp32)"] = run_model(TransformersRuntime(str(run / "merged"), "cpu"), subset, settings.draft_max_new_tokens)
+    outputs["fine-tuned (transformers fp32)"] = run_model(TransformersRuntime(str(run / "merged"), "cpu"), subset, settings.draft_max_new_tokens, gate)
     if not (run / "onnx-int4").is_dir():
         convert_onnx(run / "merged", run / "onnx-int4")
     print(f"drafting {len(subset)} with the fine-tuned model in ONNX Runtime GenAI int4...", flush=True)
-    outputs["fine-tuned (onnxruntime-genai int4)"] = run_model(OnnxGenAIRuntime(str(run / "onnx-int4")), subset, settings.draft_max_new_tokens)
+    outputs["fine-tuned (onnxruntime-genai int4)"] = run_model(OnnxGenAIRuntime(str(run / "onnx-int4")), subset, settings.draft_max_new_tokens, gate)
 
     return outputs, picked
 
@@ -296,6 +361,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--run", default=None, help="run folder (default: the latest good run)")
     parser.add_argument("--reference-subset", type=int, default=30,
                         help="examples also drafted with transformers fp32 (slow on a CPU)")
+    parser.add_argument("--also-separate", action="append", default=[], metavar="RUN",
+                        help="an earlier run whose refusal probabilities to show beside this run's")
     parser.add_argument("--limit", type=int, default=None, help="only the first N held-out examples")
     parser.add_argument("--rescore", action="store_true",
                         help="score the drafts saved in --json again, without drafting (after a change to the checks)")
@@ -347,6 +414,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     same = [outputs["fine-tuned (ct2 int8)"][i] for i in picked]
     lat[f"fine-tuned (ct2 int8), the same {len(subset)}"] = {"n": len(same), **latency(same)}
+    if args.rescore:
+        separation = saved.get("refusal_separation")
+    else:
+        print("the refusal's probability, per held-out example...", flush=True)
+        separation = {
+            Path(r).name: refusal_separation(refusal_probabilities(str(Path(r) / "merged"), heldout), heldout)
+            for r in [run, *args.also_separate]
+        }
     ref = reference_support(train, embed)
     cosines = [v[0] for v in ref]
     summary = {
@@ -360,6 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "threshold": settings.draft_support_threshold,
         "quality": quality,
         "latency": lat,
+        "refusal_separation": separation,
         "reference_support": {
             "n": len(ref), "p5": percentile(cosines, 5), "p10": percentile(cosines, 10),
             "p50": percentile(cosines, 50),

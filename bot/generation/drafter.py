@@ -6,6 +6,9 @@
     result.refused     # the model said the passages don't answer it
     result.outcome     # bot.answer.DraftOutcome for the log: sent / rejected / timeout / fallback
 
+The model decodes greedily except for one choice: it refuses only when its refusal is at least
+`refusal_min_prob` likely, else it answers (runtimes.decode says why).
+
 One draft at a time: on a 2-core machine two decodes at once only make both miss their budget, so
 a turn that finds the drafter busy waits at most its budget and then falls back.
 """
@@ -23,6 +26,7 @@ import numpy as np
 from bot.answer import DraftOutcome
 from bot.generation.checks import check_draft
 from bot.generation.prompt import MAX_PASSAGE_CHARS, REFUSAL, Turn, build_contexts, is_refusal, prompt_hash, render, split_citations
+from bot.generation.runtimes import decode
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +59,7 @@ class Drafter:
         threshold: float,
         max_new_tokens: int = 100,
         max_passage_chars: int = MAX_PASSAGE_CHARS,
+        refusal_min_prob: float = 0.5,
     ):
         self.runtime = runtime
         self.run = run
@@ -62,6 +67,7 @@ class Drafter:
         self.threshold = threshold
         self.max_new_tokens = max_new_tokens
         self.max_passage_chars = max_passage_chars
+        self.refusal_min_prob = refusal_min_prob
         self._busy = threading.Lock()
 
     def draft(
@@ -89,7 +95,7 @@ class Drafter:
             return DraftResult(None, False, outcome("timeout", failed="drafter busy"))
         try:
             left = deadline_s - (time.perf_counter() - started)
-            generation = self.runtime.generate(prompt, self.max_new_tokens, left)
+            generation = decode(self.runtime, prompt, self.max_new_tokens, left, self.refusal_min_prob)
         except Exception as e:  # a broken runtime must not cost the customer their answer
             logger.exception("draft.failed")
             return DraftResult(None, False, outcome("fallback", failed=f"error: {type(e).__name__}"))

@@ -95,9 +95,16 @@ def prompt_hash(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8")).hexdigest()
 
 
+# The refusal's clauses. A small model sometimes gives only part of the refusal, or glues it to a
+# word of an answer ("Yes, I'd rather not guess. Would you like me to connect you ..."); that is
+# still a refusal, and must be treated as one rather than checked as an answer.
+REFUSAL_CLAUSES = ("i couldn't find that", "i'd rather not guess", "connect you with a person")
+
+
 def is_refusal(draft: str) -> bool:
-    """Whether a draft is the refusal (its first sentence is enough: the rest may be cut off)."""
-    return draft.strip().startswith(REFUSAL.split(",")[0])
+    """Whether a draft refuses: it says any clause of the refusal (the rest may be cut off)."""
+    text = " ".join(draft.lower().replace("’", "'").split())
+    return any(clause in text for clause in REFUSAL_CLAUSES)
 
 
 def citations(draft: str) -> List[str]:

@@ -11,11 +11,12 @@ On 2 CPU cores CTranslate2's int8 kernels draft about 2.5x faster than transform
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 
 END_OF_TURN = "<|im_end|>"
 
@@ -28,6 +29,9 @@ class Generation:
     first_token_s: Optional[float]  # prompt processing + first new token; None if none came
     seconds: float
     timed_out: bool
+    first_token_id: Optional[int] = None
+    first_token_prob: Optional[float] = None  # the model's probability of its first token
+    refusal_overruled: bool = False  # decode(): greedy began the refusal, not likely enough to stand
 
 
 class TransformersRuntime:
@@ -44,7 +48,7 @@ class TransformersRuntime:
         self.tokenizer, self.model = load(model_dir, self.device, dtype)
         self._torch = torch
 
-    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float, suppress_first: Optional[int] = None) -> Generation:
         from transformers import StoppingCriteria, StoppingCriteriaList
 
         started = time.perf_counter()
@@ -66,14 +70,18 @@ class TransformersRuntime:
                 ids, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
                 stopping_criteria=StoppingCriteriaList([Clock()]),
                 pad_token_id=self.tokenizer.eos_token_id,
+                begin_suppress_tokens=[suppress_first] if suppress_first is not None else None,
+                output_scores=True, return_dict_in_generate=True,
             )
-        new = out[0, ids.shape[1]:].tolist()
+        new = out.sequences[0, ids.shape[1]:].tolist()
+        first_prob = float(self._torch.softmax(out.scores[0][0].float(), -1)[new[0]]) if new else None
         seconds = time.perf_counter() - started
         ended = bool(new) and new[-1] == self.tokenizer.eos_token_id
         return Generation(
             self.tokenizer.decode(new, skip_special_tokens=True).strip(), ids.shape[1], len(new),
             first[0] if first else None, seconds,
             timed_out=seconds > deadline_s and not ended and len(new) < max_new_tokens,
+            first_token_id=new[0] if new else None, first_token_prob=first_prob,
         )
 
 
@@ -92,14 +100,17 @@ class CTranslate2Runtime:
             intra_threads=threads or os.cpu_count() or 1,
         )
 
-    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float, suppress_first: Optional[int] = None) -> Generation:
         started = time.perf_counter()
         ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
         steps = self.generator.generate_tokens(
             self.tokenizer.convert_ids_to_tokens(ids), max_length=max_new_tokens, sampling_topk=1,
-            end_token=END_OF_TURN,
+            end_token=END_OF_TURN, return_log_prob=True,
+            # CTranslate2 suppresses a sequence anywhere, not only first; the token an answer must not
+            # start with is the refusal's "I" without a space, which never comes after the first word.
+            suppress_sequences=[self.tokenizer.convert_ids_to_tokens([suppress_first])] if suppress_first is not None else None,
         )
-        return _stream(self.tokenizer, (step.token_id for step in steps), len(ids), started, deadline_s)
+        return _stream(self.tokenizer, ((step.token_id, step.log_prob) for step in steps), len(ids), started, deadline_s)
 
 
 class OnnxGenAIRuntime:
@@ -115,7 +126,9 @@ class OnnxGenAIRuntime:
         self.tokenizer = AutoTokenizer.from_pretrained(onnx_dir)
         self.model = og.Model(onnx_dir)
 
-    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float) -> Generation:
+    def generate(self, prompt: str, max_new_tokens: int, deadline_s: float, suppress_first: Optional[int] = None) -> Generation:
+        """(`suppress_first` is not supported here: ONNX Runtime GenAI has no per-step logits bias,
+        and no first-token probability is reported, so the refusal gate does not apply.)"""
         og = self._og
         started = time.perf_counter()
         ids = self.tokenizer(prompt, add_special_tokens=False).input_ids
@@ -127,25 +140,63 @@ class OnnxGenAIRuntime:
         def steps():
             while not generator.is_done():
                 generator.generate_next_token()
-                yield int(generator.get_next_tokens()[0])
+                yield int(generator.get_next_tokens()[0]), None
 
         return _stream(self.tokenizer, steps(), len(ids), started, deadline_s)
 
 
-def _stream(tokenizer, token_ids: Iterator[int], prompt_tokens: int, started: float, deadline_s: float) -> Generation:
-    """Reads new tokens one by one until they end or the deadline passes (the runtimes that decode
-    step by step share this)."""
-    new, first, timed_out = [], None, False
-    for token_id in token_ids:
+def _stream(
+    tokenizer, steps: Iterator[Tuple[int, Optional[float]]], prompt_tokens: int, started: float, deadline_s: float
+) -> Generation:
+    """Reads (token id, log probability) steps until they end or the deadline passes (the runtimes
+    that decode step by step share this)."""
+    new, first, first_prob, timed_out = [], None, None, False
+    for token_id, log_prob in steps:
         if first is None:
             first = time.perf_counter() - started
+            first_prob = math.exp(log_prob) if log_prob is not None else None
         new.append(token_id)
         if time.perf_counter() - started > deadline_s:
             timed_out = True
             break
     return Generation(
         tokenizer.decode(new, skip_special_tokens=True).strip(), prompt_tokens, len(new),
-        first, time.perf_counter() - started, timed_out,
+        first, time.perf_counter() - started, timed_out, new[0] if new else None, first_prob,
+    )
+
+
+def refusal_token(tokenizer) -> int:
+    """The refusal's first token ("I"), which no answer in the training data starts with."""
+    from bot.generation.prompt import REFUSAL
+
+    return tokenizer(REFUSAL, add_special_tokens=False).input_ids[0]
+
+
+def decode(runtime, prompt: str, max_new_tokens: int, deadline_s: float, refusal_min_prob: float = 0.5) -> Generation:
+    """Greedy decoding, except for one choice made on probabilities: refuse, or answer.
+
+    Greedy decoding weighs the refusal's first word against the likeliest single first word of an
+    answer, while an answer's probability is spread over many first words ("Yes", "You", "Refunds",
+    ...). So greedy refuses whenever the refusal is the likeliest word, at 26% as easily as at 90%:
+    the second run refused 39% of answerable questions that way. Here the refusal stands only when
+    the model gives it at least `refusal_min_prob` (0.5: more likely than all answers together);
+    otherwise the answer is decoded again with the refusal's first word suppressed, within what is
+    left of the deadline. A runtime that reports no probability (ONNX Runtime GenAI) stays greedy.
+    """
+    started = time.perf_counter()
+    generation = runtime.generate(prompt, max_new_tokens, deadline_s)
+    if generation.first_token_prob is None or generation.first_token_prob >= refusal_min_prob or generation.timed_out:
+        return generation
+    refusal_id = refusal_token(runtime.tokenizer)
+    if generation.first_token_id != refusal_id:
+        return generation
+    before = time.perf_counter() - started
+    again = runtime.generate(prompt, max_new_tokens, deadline_s - before, suppress_first=refusal_id)
+    return Generation(
+        again.text, again.prompt_tokens, again.new_tokens,
+        before + again.first_token_s if again.first_token_s is not None else None,
+        time.perf_counter() - started, again.timed_out, again.first_token_id,
+        generation.first_token_prob, refusal_overruled=True,
     )
 
 

@@ -97,6 +97,15 @@ def test_citations_are_found_and_removed():
     assert is_refusal(REFUSAL) and not is_refusal(text)
 
 
+def test_a_partial_or_glued_refusal_is_still_a_refusal():
+    # outputs of the first fine-tuned run, which the support check had counted as answers
+    assert is_refusal("Yes, I’d rather not guess. Would you like me to connect you with a person?")
+    assert is_refusal("I'd rather not guess, but I'd rather not guess either.")
+    assert is_refusal("I couldn't find that in our help centre")
+    assert not is_refusal("If we can't find the parcel, we send a replacement [late-or-lost-parcel].")
+    assert not is_refusal("Our support team can call you back [contact-us].")
+
+
 def test_recent_turns_come_from_the_tracker_without_the_current_message():
     from bot.generation.prompt import Turn, turns_from_events
 

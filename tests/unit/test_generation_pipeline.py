@@ -40,7 +40,7 @@ def smoke_run(tmp_path_factory, retriever, base_dir):
     models = tmp_path_factory.mktemp("models")
     run = models / "generator" / "runs" / "20260101-000000-smoke"
     finetune(base_dir, examples, run, RECIPES["smoke"], data_hash="test")
-    return models, run
+    return models, run, examples
 
 
 def test_the_base_model_comes_from_the_wheel(base_dir):
@@ -72,9 +72,14 @@ def test_a_tiny_finetune_saves_a_run_that_reloads(smoke_run):
     from bot.generation.runs import is_good, latest_good
     from bot.generation.runtimes import open_runtime
 
-    models, run = smoke_run
+    from bot.generation.finetune import RECIPES
+
+    models, run, examples = smoke_run
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "good" and manifest["steps"] == 3
+    # the refusals forced by retrieval misses are not trained on (finetune.Recipe.train_labels)
+    left_out = sum(e.label not in RECIPES["smoke"].train_labels for e in examples)
+    assert left_out > 0 and manifest["examples"]["left_out_labels"] == left_out
     assert manifest["recipe"]["name"] == "smoke" and manifest["data_hash"] == "test"
     assert manifest["epochs"][0]["dev_loss"] > 0
     assert is_good(run) and latest_good(models) == run
@@ -97,10 +102,55 @@ def test_an_unfinished_run_is_never_used(tmp_path):
     assert latest_good(tmp_path) == run
 
 
+def test_both_runtimes_can_forbid_the_first_word(smoke_run):
+    """What the refusal gate relies on: the first token's probability, and a decode that cannot
+    start with a given token."""
+    from bot.generation.runtimes import open_runtime
+
+    _, run, _ = smoke_run
+    context = [Context("return-policy", "Our return policy", "", "You can return items within 30 days.")]
+    for runtime in ("transformers", "ctranslate2"):
+        rt = open_runtime(str(run), runtime)
+        prompt = render(rt.tokenizer, "how long for returns", context)
+        greedy = rt.generate(prompt, 4, deadline_s=60)
+        assert 0 < greedy.first_token_prob <= 1
+        again = rt.generate(prompt, 4, deadline_s=60, suppress_first=greedy.first_token_id)
+        assert again.first_token_id != greedy.first_token_id
+
+
+def test_an_unlikely_refusal_is_overruled_and_a_likely_one_stands():
+    from bot.generation.runtimes import Generation, decode
+
+    class Tokenizer:
+        def __call__(self, text, add_special_tokens=False):
+            return type("Encoded", (), {"input_ids": [57 if text.startswith("I") else 99]})()
+
+    class Torn:  # a stand-in model: this test is about the decision, not the decoding
+        tokenizer = Tokenizer()
+
+        def __init__(self, refusal_prob):
+            self.refusal_prob, self.calls = refusal_prob, []
+
+        def generate(self, prompt, max_new_tokens, deadline_s, suppress_first=None):
+            self.calls.append(suppress_first)
+            if suppress_first == 57:
+                return Generation("Returns are free [return-policy].", 300, 8, 0.2, 0.4, False, 99, 0.3)
+            return Generation(REFUSAL, 300, 30, 0.2, 0.6, False, 57, self.refusal_prob)
+
+    unsure = Torn(0.3)
+    g = decode(unsure, "prompt", 100, 3.0, refusal_min_prob=0.5)
+    assert g.text.startswith("Returns") and g.refusal_overruled and unsure.calls == [None, 57]
+    assert g.first_token_prob == 0.3  # the refusal's probability, for the log
+    sure = Torn(0.8)
+    g = decode(sure, "prompt", 100, 3.0, refusal_min_prob=0.5)
+    assert g.text == REFUSAL and not g.refusal_overruled and sure.calls == [None]
+    assert decode(Torn(0.3), "prompt", 100, 3.0, refusal_min_prob=0.0).text == REFUSAL  # plain greedy
+
+
 def test_a_draft_over_its_budget_is_abandoned(smoke_run, retriever):
     from bot.generation.runtimes import open_runtime
 
-    _, run = smoke_run
+    _, run, _ = smoke_run
     drafter = Drafter(open_runtime(str(run), "ctranslate2"), run.name, retriever.embedder.encode, 0.6)
     question = "how long do refunds to paypal take"
     hits = retriever.search(question, k=3).hits
