@@ -277,7 +277,10 @@ def render_report(summary: dict) -> str:
         "F1 is low by design; it is the floor a draft must beat. The `bot` rows are what the "
         "customer reads (bot/services.py): the refusal below the retrieval threshold, else the "
         "fine-tuned draft when it passes its checks, else the extractive reply; a drafted refusal "
-        "is sent only when refusals are trusted (`BOT_DRAFT_TRUST_REFUSAL`). The transformers and "
+        "is sent only when refusals are trusted (`BOT_DRAFT_TRUST_REFUSAL`), and only then does "
+        "the refusal gate apply (a refusal stands when the model gives it at least "
+        "`BOT_DRAFT_REFUSAL_MIN_PROB`; else the answer is decoded again without it). The fine-tuned "
+        "ct2 row is gated, the `plain greedy` row is not. The transformers and "
         "ONNX rows are on the subset of examples they drafted, so their refusal columns are not "
         "comparable with the others.",
         "",
@@ -392,17 +395,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     else:
         outputs, picked = draft_all(args, settings, retriever, heldout, run)
     subset = [heldout[i] for i in picked]
-    trust = "trusted" if settings.draft_trust_refusal else "not trusted"
-    bot_row = f"bot: the draft if it passes the checks, else extractive; refusals {trust} (default)"
-    outputs[bot_row] = as_the_bot_replies(
-        outputs["fine-tuned (ct2 int8)"], outputs["extractive"], heldout, retriever, embed,
-        settings.draft_support_threshold, settings.draft_trust_refusal,
-    )
-    other = f"bot, the same with refusals {'not trusted' if settings.draft_trust_refusal else 'trusted'}"
-    outputs[other] = as_the_bot_replies(
-        outputs["fine-tuned (ct2 int8)"], outputs["extractive"], heldout, retriever, embed,
-        settings.draft_support_threshold, not settings.draft_trust_refusal,
-    )
+    # As bot/services.py decodes: the refusal gate only when refusals are trusted.
+    rows = {
+        "bot: refusals not trusted (the default), plain greedy drafts": ("fine-tuned (ct2 int8), plain greedy", False),
+        f"bot: refusals trusted, refusal gate {settings.draft_refusal_min_prob:g}": ("fine-tuned (ct2 int8)", True),
+        "bot: refusals trusted, plain greedy drafts": ("fine-tuned (ct2 int8), plain greedy", True),
+    }
+    for row, (drafts, trusted) in rows.items():
+        outputs[row] = as_the_bot_replies(
+            outputs[drafts], outputs["extractive"], heldout, retriever, embed,
+            settings.draft_support_threshold, trusted,
+        )
 
     quality = {}
     for name, outs in outputs.items():
