@@ -21,7 +21,7 @@ from bot.storage import migrate
 from bot.storage.db import make_engine
 from bot.storage.privacy import mask_pii
 from bot.storage.writer import open_writer
-from tests.unit.test_storage import dump
+from tests.unit.storage_helpers import dump
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 SENT_AT = time.time()

@@ -11,12 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -29,96 +27,12 @@ from bot.storage.log import (
     ConversationLog,
     DraftRecord,
     RetrievalRecord,
-    TurnRecord,
     erase_tracker_events,
     percentile,
 )
 from bot.storage.models import Base, Conversation
 from bot.storage.privacy import hash_sender
-
-SALT = "test-salt-not-secret"
-LOG_TABLES = {"conversations", "turns", "retrievals", "drafts", "feedback"}
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
-POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL")
-
-
-# --- fixtures: one database per test, SQLite always, PostgreSQL when asked for -----------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A URL to an empty database: a SQLite file, or a fresh schema in BOT_TEST_POSTGRES_URL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'conversations.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip("BOT_TEST_POSTGRES_URL is not set")
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        pytest.fail("BOT_TEST_POSTGRES_URL is set but psycopg is not installed "
-                    "(pip install 'psycopg[binary]')")
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = normalize_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
-@pytest.fixture
-def engines():
-    """Engines made by a test, disposed after it (PostgreSQL counts connections)."""
-    made = []
-
-    def make(url, **kwargs):
-        engine = make_engine(url, **kwargs)
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.dispose()
-
-
-@pytest.fixture
-def migrated_url(db_url):
-    migrate.upgrade(db_url)
-    return db_url
-
-
-@pytest.fixture
-def engine(migrated_url, engines):
-    return engines(migrated_url)
-
-
-@pytest.fixture
-def log(engine):
-    return ConversationLog(session_factory(engine), salt=SALT)
-
-
-def turn(sender, text, intent, minutes, channel="rest", **kwargs):
-    """A turn at T0 + minutes."""
-    return TurnRecord(
-        channel=channel, sender_id=sender, user_text=text, intent=intent,
-        created_at=T0 + timedelta(minutes=minutes), **kwargs,
-    )
-
-
-def count(engine, table):
-    with engine.connect() as connection:
-        return connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-
-
-def dump(engine, table):
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(sa.text(f"SELECT * FROM {table}"))]
-
+from tests.unit.storage_helpers import LOG_TABLES, SALT, T0, count, dump, load_dataset, turn
 
 # --- engine and migrations --------------------------------------------------------------------
 
@@ -342,32 +256,6 @@ def test_erasing_an_unknown_sender_or_a_tracker_without_events_deletes_nothing(l
 
 
 # --- tail, export, stats on a known dataset ---------------------------------------------------
-
-
-def load_dataset(log):
-    """Nine turns in four conversations; the figures the tests expect are worked out in comments."""
-    fallback_draft = DraftRecord("run-1", "d" * 64, "...", "fallback")
-    records = [
-        # dave, the day before T0: outside `since=T0`
-        turn("dave", "where is order #100200", "track_order", -24 * 60, latency_ms=5000),
-        # alice on the web widget: answered, then asks for a person (a hand-off by intent)
-        turn("alice", "where is my order #482913", "track_order", 0, channel="socketio",
-             latency_ms=100, retrievals=[RetrievalRecord("track-order", "track-order#1", 0.81, 1)]),
-        turn("alice", "let me talk to a human", "contact_human_agent", 1, channel="socketio",
-             latency_ms=200),
-        # bob on REST: the draft fell back, then the classifier was unsure, then "yes" = hand-off
-        turn("bob", "i want my money back", "get_refund", 2, latency_ms=300, draft=fallback_draft),
-        turn("bob", "blorp the flux", "nlu_fallback", 3, latency_ms=400, answered=False),
-        turn("bob", "yes", "affirm", 4, latency_ms=250, handoff=True),
-        # carol on REST: out of scope, a question the articles cannot answer, then hello
-        turn("carol", "what's the weather", "out_of_scope", 5, latency_ms=500, answered=False),
-        turn("carol", "=HYPERLINK(\"http://x\") order status", "track_order", 6, latency_ms=600,
-             answered=False),
-        turn("carol", "hello", "greet", 7, latency_ms=700),
-    ]
-    for record in records:
-        log.record_turn(record)
-    return records
 
 
 def test_stats_on_a_known_dataset(log):

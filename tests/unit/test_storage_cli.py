@@ -14,18 +14,7 @@ from bot.storage import logs_cli
 from bot.storage.db import session_factory
 from bot.storage.log import ConversationLog, RetrievalRecord
 from bot.storage.logs_cli import add_logs_commands
-from tests.unit.test_storage import (  # noqa: F401  (fixtures)
-    SALT,
-    count,
-    db_url,
-    dump,
-    engine,
-    engines,
-    load_dataset,
-    log,
-    migrated_url,
-    turn,
-)
+from tests.unit.storage_helpers import SALT, count, dump, load_dataset, turn
 
 
 def bot(*argv: str) -> int:

@@ -12,16 +12,7 @@ from sqlalchemy.engine import make_url
 from bot.storage.db import session_factory
 from bot.storage.log import ConversationLog, DraftRecord
 from bot.storage.spool import DurableLog
-from tests.unit.test_storage import (  # noqa: F401  (fixtures)
-    SALT,
-    count,
-    db_url,
-    dump,
-    engine,
-    engines,
-    migrated_url,
-    turn,
-)
+from tests.unit.storage_helpers import SALT, count, dump, turn
 
 
 def unreachable(url: str) -> str:

@@ -14,16 +14,7 @@ from bot.storage.db import session_factory
 from bot.storage.log import ConversationLog, DraftRecord, RetrievalRecord
 from bot.storage.spool import DurableLog
 from bot.storage.writer import TurnWriter, open_writer
-from tests.unit.test_storage import (  # noqa: F401  (fixtures)
-    SALT,
-    count,
-    db_url,
-    dump,
-    engine,
-    engines,
-    migrated_url,
-    turn,
-)
+from tests.unit.storage_helpers import SALT, count, dump, turn
 
 
 def writer(engines, url, spool_path, deadline_s=1.0, **engine_kwargs):
