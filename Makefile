@@ -9,6 +9,7 @@ RASA_PY  := $(RASA_ENV)/bin/python
 ACT_PY   := $(ACT_ENV)/bin/python
 MODEL    := models/rasa/bot.tar.gz
 KB       := models/kb/manifest.json
+RERANKER := models/reranker/manifest.json
 WIDGET   := web/vendor/rasa-webchat.js
 
 # Nothing is downloaded at run time, and Rasa sends no telemetry.
@@ -20,7 +21,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb webchat generator run shell test nlu-report nlu-compare eval eval-retrieval bench clean
+.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval bench clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -45,21 +46,26 @@ kb: $(KB) ## Build the knowledge-base index (only new or changed articles are em
 $(KB): $(wildcard knowledge/articles/*.md) | venvs
 	$(ACT_PY) -m bot kb build
 
+reranker: $(RERANKER) ## Train the re-ranker and fit the "I don't know" model (CPU: about 8 min, once)
+
+$(RERANKER): $(KB) $(wildcard data/generator/*.yml) bot/retrieval/rerank.py bot/retrieval/rerank_train.py | venvs
+	$(ACT_PY) -m bot reranker train
+
 webchat: $(WIDGET) ## Vendor the web chat widget from npm (package-lock.json) into web/vendor/
 
 $(WIDGET): package.json package-lock.json scripts/vendor-webchat
 	scripts/vendor-webchat
 
-generator: venvs $(KB) ## Fine-tune the reply drafter if there is no good run yet (CPU: up to ~30 min, once)
+generator: venvs $(RERANKER) ## Fine-tune the reply drafter (opt-in: BOT_GENERATOR=auto; CPU: up to ~30 min, once)
 	$(ACT_PY) -m bot generator ensure
 
-run: venvs $(MODEL) $(KB) $(WIDGET) generator ## Start the action server and the Rasa server; prints where to talk to the bot
+run: venvs $(MODEL) $(KB) $(RERANKER) $(WIDGET) ## Start the action server and the Rasa server; prints where to talk to the bot
 	@$(ACT_PY) -m bot run
 
-shell: venvs $(MODEL) $(KB) ## Talk to the bot in the terminal (rasa shell against the action server)
+shell: venvs $(MODEL) $(KB) $(RERANKER) ## Talk to the bot in the terminal (rasa shell against the action server)
 	@$(ACT_PY) -m bot shell
 
-test: venvs $(MODEL) $(KB) $(WIDGET) ## Validate the data, run the test stories, the held-out NLU report and pytest
+test: venvs $(MODEL) $(KB) $(RERANKER) $(WIDGET) ## Validate the data, run the test stories, the held-out NLU report and pytest
 	$(RASA) data validate --config config.yml --domain domain.yml --data data
 	$(RASA) test core --model $(MODEL) --stories tests/stories --out reports/rasa-core --fail-on-prediction-errors
 	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
@@ -72,7 +78,10 @@ nlu-report: venvs $(MODEL) ## Held-out NLU accuracy, macro-F1, confusions, thres
 nlu-compare: venvs ## Train and compare the candidate NLU pipelines -> reports/nlu_pipelines.md
 	$(RASA_PY) -m bot.evaluation.compare_pipelines
 
-eval: venvs $(KB) ## Drafter side by side (base, fine-tuned, extractive; quality and CPU latency) -> reports/generator.md
+eval: venvs $(KB) $(RERANKER) ## Are the answers right? correct/false/refused, re-ranking, refusal curve, checks -> reports/answers.md
+	$(ACT_PY) -m bot.evaluation.answers_report
+
+eval-generator: venvs $(KB) $(RERANKER) ## Drafter side by side (base, fine-tuned, extractive; F1 and CPU latency) -> reports/generator.md
 	$(ACT_PY) -m bot.evaluation.generator_report
 
 eval-retrieval: venvs $(KB) ## Search quality (recall@1/5, MRR, unanswerable detection) -> reports/retrieval.md
@@ -82,4 +91,4 @@ bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present
 	$(ACT_PY) -m bot.evaluation.bench_search
 
 clean: ## Remove trained models and local data (var/); keeps the environments
-	rm -rf models/rasa models/kb models/generator var reports/rasa-core
+	rm -rf models/rasa models/kb models/reranker models/confidence.json models/generator var reports/rasa-core

@@ -23,13 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.turn_log import log_turn, response_text
 from bot import services
-from bot.answer import (
-    SEARCH_FAILED,
-    SUPPORT_INTENTS,
-    Answer,
-    entity_values,
-    search_query,
-)
+from bot.answer import SEARCH_FAILED, SUPPORT_INTENTS, Answer, strip_entities
 from bot.generation.prompt import turns_from_events
 from bot.settings import get_settings
 
@@ -69,16 +63,14 @@ class ActionAnswerSupport(Action):
             return [SlotSet("handoff_offered", False)]
 
         text = tracker.latest_message.get("text") or ""
-        raw_entities = tracker.latest_message.get("entities") or []
-        entities = entity_values(raw_entities)
-        question = search_query(intent, text, raw_entities)
+        # Order numbers and the like say nothing about which article helps.
+        question = strip_entities(text, tracker.latest_message.get("entities") or []) or text
+        history = turns_from_events(tracker.events)
+        previous = history[-1].user if history else None
         deadline = get_settings().action_deadline_s
         try:
             answer = await asyncio.wait_for(
-                asyncio.to_thread(
-                    services.answer, question, entities, text, turns_from_events(tracker.events)
-                ),
-                deadline,
+                asyncio.to_thread(services.answer, question, previous, history), deadline,
             )
         except asyncio.TimeoutError:
             logger.error("answer.search_timeout deadline_s=%s", deadline)

@@ -1,8 +1,8 @@
-"""Turns a knowledge-base search into the reply a customer reads (used by actions/actions.py).
+"""Turns a knowledge-base search into the reply a customer reads (bot/answering/policy.py).
 
-Extractive: the reply is made of sentences from the best passage, the ones closest to the
-question, in their original order, followed by a link to the article. Nothing is invented:
-when search finds nothing relevant, the reply says so and offers a person.
+Extractive: the answer first (the best answer unit: a table row, an item, a paragraph; the whole
+list of steps for a step), then the article it comes from. Nothing is invented; when nothing
+answers, the policy says so and offers a person (NO_ANSWER).
 """
 
 from __future__ import annotations
@@ -56,42 +56,6 @@ class Answer:
     draft: Optional[DraftOutcome] = None  # None when no draft was attempted
 
 
-def normalise_entity(entity: str, value: Any) -> Optional[str]:
-    """Puts an extracted entity value in the form replies use ('#482913' -> '482913')."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if entity == "order_number":
-        digits = re.sub(r"\D", "", text)
-        return digits or None
-    if entity == "invoice_number":
-        match = re.search(r"(?i)inv[-\s]?(\d+)", text)
-        return f"INV-{match.group(1)}" if match else (text.upper() or None)
-    return text or None
-
-
-def entity_values(entities: Iterable[Mapping[str, Any]]) -> Dict[str, str]:
-    """The first normalised value of each entity type in a parsed message."""
-    values: Dict[str, str] = {}
-    for entity in entities:
-        name = entity.get("entity")
-        if not name or name in values:
-            continue
-        value = normalise_entity(name, entity.get("value"))
-        if value:
-            values[name] = value
-    return values
-
-
-def search_query(intent: Optional[str], text: str, entities: Iterable[Mapping[str, Any]]) -> str:
-    """What the knowledge base is searched with: the recognised intent as a hint, then the
-    message without entity values ("track order: where is my order")."""
-    question = strip_entities(text, entities) or text
-    if intent in SUPPORT_INTENTS:
-        return f"{intent.replace('_', ' ')}: {question}"
-    return question
-
-
 def strip_entities(text: str, entities: Iterable[Mapping[str, Any]]) -> str:
     """The message without its entity values: '#482913' says nothing about which article helps."""
     spans = sorted(
@@ -104,16 +68,25 @@ def strip_entities(text: str, entities: Iterable[Mapping[str, Any]]) -> str:
 
 
 def passage_units(text: str) -> List[Tuple[str, str]]:
-    """(kind, text) units of a passage in order: "sentence" of a paragraph, or list/table "item"."""
+    """(kind, text) units of a passage in order: "sentence" of a paragraph, or list/table "item"
+    (a table row with its column headings, as the knowledge base indexes it)."""
+    from bot.retrieval.articles import table_row_text
+
     units: List[Tuple[str, str]] = []
+    header: Optional[List[str]] = None
     for line in text.splitlines():
         line = line.strip()
+        if not line.startswith("|"):
+            header = None
         if not line or set(line) <= set("|-: "):
             continue
         line = line.replace("**", "")
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            units.append(("item", ": ".join(c for c in cells if c)))
+            if header is None:
+                header = cells
+                continue
+            units.append(("item", table_row_text(header, cells)))
         elif re.match(r"^([-*]|\d+\.)\s+", line):
             units.append(("item", re.sub(r"^([-*]|\d+\.)\s+", "", line)))
         else:
@@ -174,20 +147,45 @@ def hit_sources(hits) -> List[Dict[str, Any]]:
     ]
 
 
-def extractive_answer(
-    result,
-    question_vector: np.ndarray,
-    embed: Callable[[Sequence[str]], np.ndarray],
-    entities: Optional[Mapping[str, str]] = None,
-) -> Answer:
-    """The reply for a search result (bot.retrieval.search.SearchResult)."""
-    if not result.answerable:
-        return Answer(NO_ANSWER, "no_answer", offers_handoff=True, sources=hit_sources(result.hits))
+def _steps(hit) -> List[str]:
+    """All numbered steps of the section a step comes from: one step alone is half an answer."""
+    from bot.retrieval.articles import answer_units
+
+    return [text for kind, text in answer_units(hit.passage.section) if kind == "step"]
+
+
+COMPARING = re.compile(r"\b(or|vs\.?|versus|than|compare[sd]?|comparison|difference|between)\b", re.I)
+
+
+def extractive_body(hits: Sequence, question: str = "", max_chars: int = 600, second_within: float = 0.05) -> str:
+    """The answer first: the best unit (a table row, an item, a paragraph; a step brings its whole
+    list). A second unit from the same section follows when the re-ranker scores it nearly as
+    high, or when the question compares two things ("paypal or card"): two rows of one table."""
+    best = hits[0]
+    if best.passage.kind == "step":
+        steps = _steps(best)
+        lines = [f"{i}. {s}" for i, s in enumerate(steps, start=1)]
+        body = "\n".join(lines)
+        return body if len(body) <= max_chars else best.text
+    lines = [best.text]
+    for other in hits[1:3]:
+        same_section = (other.article_id, other.heading) == (best.article_id, best.heading)
+        close = bool(COMPARING.search(question)) or (
+            other.rerank is not None and best.rerank is not None and other.rerank >= best.rerank - second_within)
+        if same_section and close and other.text not in lines and len(" ".join(lines + [other.text])) <= max_chars:
+            lines.append(other.text)
+            break
+    if len(lines) > 1 and any(h.passage.kind in ("row", "item") for h in hits[:2]):
+        lines = [f"- {line}" for line in lines]
+    return "\n".join(lines)
+
+
+def extractive_answer(result) -> Answer:
+    """The reply quoted from a search result (bot.retrieval.search.SearchResult): the answer first,
+    then where it comes from. The caller has decided that the result answers the question."""
+    if not result.hits:
+        return Answer(NO_ANSWER, "no_answer", offers_handoff=True)
     best = result.hits[0]
-    body = answer_from_passage(best.text, question_vector, embed)
-    prefix = ""
-    if entities and entities.get("order_number"):
-        prefix = f"About order #{entities['order_number']}: "
-    text = f"{prefix}{body}\nMore in our help centre: {best.title} - {best.url}"
-    sources = hit_sources(result.hits)
-    return Answer(text, "extractive", offers_handoff=False, sources=sources)
+    section = f" > {best.heading}" if best.heading else ""
+    text = f"{extractive_body(result.hits, result.query)}\nMore in our help centre: {best.title}{section} - {best.url}"
+    return Answer(text, "extractive", offers_handoff=False, sources=hit_sources(result.hits))

@@ -4,6 +4,7 @@
   python -m bot shell        talk to the bot in the terminal (make shell)
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
+  python -m bot reranker train|ensure   the re-ranker and the "I don't know" model (make reranker)
   python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
   python -m bot generator ... the reply drafter: data, finetune, ensure, draft
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import subprocess
@@ -92,6 +94,50 @@ def _cmd_kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reranker_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bot.answering.calibrate import fit_and_save
+    from bot.retrieval.embedder import resolve_model_path
+    from bot.retrieval.rerank import Reranker
+    from bot.retrieval.rerank_train import Recipe, train
+    from bot.services import get_retriever
+
+    settings = get_settings()
+    if settings.kb_reranker == "off":
+        print("BOT_KB_RERANKER=off: nothing to train")
+        return 0
+    recipe = Recipe() if args.max_minutes is None else replace(Recipe(), max_minutes=args.max_minutes)
+    # Candidates for the training pairs come from the first stage; an old re-ranker is not loaded.
+    retriever = get_retriever(replace(settings, kb_reranker="off"))
+    manifest = train(retriever, resolve_model_path(args.base or settings.embedding_model),
+                     settings.reranker_dir, recipe, settings.root)
+    print(f"Re-ranker: {manifest['data']['pairs']} pairs from {manifest['data']['questions']} questions, "
+          f"{manifest['steps']} steps in {manifest['seconds']:.0f} s -> {settings.reranker_dir}")
+    retriever.reranker = Reranker(settings.reranker_dir)
+    model = fit_and_save(retriever, settings.confidence_path, settings.root)
+    chosen = model.meta["cv"]["chosen"]
+    print(f"Confidence model: threshold {model.threshold:.2f} (cross-validated: "
+          f"{chosen['unanswerable_refused']:.0%} of unanswerable refused, "
+          f"{chosen['answerable_refused']:.0%} of answerable) -> {settings.confidence_path}")
+    return 0
+
+
+def _cmd_reranker_ensure(args: argparse.Namespace) -> int:
+    """Trains the re-ranker only when there is no finished one for this knowledge base."""
+    from bot.retrieval.rerank import read_manifest
+
+    settings = get_settings()
+    if settings.kb_reranker == "off":
+        return 0
+    manifest = read_manifest(settings.reranker_dir)
+    kb = json.loads((settings.kb_dir / "manifest.json").read_text())
+    if manifest and manifest.get("kb_split_version") == kb.get("split_version") and settings.confidence_path.exists():
+        print(f"Re-ranker: {settings.reranker_dir} is up to date")
+        return 0
+    return _cmd_reranker_train(args)
+
+
 def _cmd_nlu_report(args: argparse.Namespace) -> int:
     from bot.evaluation.nlu_report import main as report_main
 
@@ -126,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5)
     search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None)
     search.set_defaults(func=_cmd_kb_search)
+
+    reranker = sub.add_parser("reranker", help="the cross-encoder re-ranker and the \"I don't know\" model")
+    reranker_sub = reranker.add_subparsers(dest="reranker_command", required=True)
+    for name, func, text in (
+        ("train", _cmd_reranker_train, "train the re-ranker from MiniLM and fit the confidence model"),
+        ("ensure", _cmd_reranker_ensure, "train them only when there are none for this knowledge base"),
+    ):
+        cmd = reranker_sub.add_parser(name, help=text, description=f"Example: python -m bot reranker {name}")
+        cmd.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+        cmd.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
+        cmd.set_defaults(func=func)
 
     from bot.storage.logs_cli import add_logs_commands
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from bot.settings import Settings, get_settings
 
@@ -25,6 +25,7 @@ _embedder = None
 _conversation_log = None
 _log_lock = threading.Lock()
 _drafter = False  # not looked for yet (None: looked for, there is none)
+_confidence = False  # likewise
 
 
 def get_embedder(settings: Optional[Settings] = None):
@@ -48,13 +49,63 @@ def get_retriever(settings: Optional[Settings] = None):
             from bot.retrieval.search import Retriever
 
             kb = load_index(settings.kb_dir, settings.embedding_model, embedder.dim, settings.articles_dir)
-            _retriever = Retriever(kb, embedder, settings.kb_search_mode, settings.kb_threshold)
+            _retriever = Retriever(
+                kb, embedder, settings.kb_search_mode, settings.kb_threshold,
+                reranker=_load_reranker(settings), rerank_top=settings.kb_rerank_top,
+            )
             logger.info(
-                "kb.loaded passages=%d index=%s device=%s mode=%s threshold=%.2f",
+                "kb.loaded passages=%d index=%s device=%s mode=%s reranker=%s",
                 len(kb.passages), kb.manifest["index_type"], kb.device,
-                settings.kb_search_mode, settings.kb_threshold,
+                settings.kb_search_mode, "on" if _retriever.reranker else "off",
             )
         return _retriever
+
+
+def _load_reranker(settings: Settings):
+    """The re-ranker, or None when it is off or (with "auto") not trained yet."""
+    from bot.retrieval.rerank import Reranker, read_manifest
+
+    if settings.kb_reranker == "off":
+        return None
+    if settings.kb_reranker == "auto" and read_manifest(settings.reranker_dir) is None:
+        logger.warning("kb.no_reranker: none under %s; candidates keep their first-stage order "
+                       "(make reranker trains one)", settings.reranker_dir)
+        return None
+    return Reranker(settings.reranker_dir)  # a configured one that fails stops the start-up
+
+
+def get_confidence(settings: Optional[Settings] = None):
+    """The "I don't know" model fitted for the loaded re-ranker, or None (the cosine threshold)."""
+    global _confidence
+    settings = settings or get_settings()
+    retriever = get_retriever(settings)
+    with _lock:
+        if _confidence is False:
+            from bot.answering.confidence import ConfidenceModel
+
+            path = settings.confidence_path
+            if settings.kb_confidence == "off" or retriever.reranker is None or (
+                settings.kb_confidence == "auto" and not path.exists()
+            ):
+                _confidence = None
+                logger.warning("answer.no_confidence_model: refusing below cosine %.2f", settings.kb_threshold)
+            else:
+                _confidence = ConfidenceModel.load(path, retriever.reranker.manifest["data"]["hash"])
+                logger.info("answer.confidence_loaded threshold=%.2f", _confidence.threshold)
+        return _confidence
+
+
+def components(settings: Optional[Settings] = None, with_drafter: bool = True):
+    """What the answer policy (bot/answering/policy.py) works with (the heavy parts built once)."""
+    from bot.answering.policy import Components
+
+    settings = settings or get_settings()
+    return Components(
+        retriever=get_retriever(settings), confidence=get_confidence(settings),
+        drafter=get_drafter(settings) if with_drafter else None, top_k=settings.kb_top_k,
+        draft_passages=settings.draft_passages, draft_deadline_s=settings.draft_deadline_s,
+        trust_refusal=settings.draft_trust_refusal, followup_context=settings.followup_context,
+    )
 
 
 
@@ -65,6 +116,7 @@ def get_drafter(settings: Optional[Settings] = None):
     embedder = get_embedder(settings)
     with _lock:
         if _drafter is False:
+            from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
             from bot.generation.drafter import Drafter
             from bot.generation.runs import latest_good
             from bot.generation.runtimes import open_runtime
@@ -93,47 +145,19 @@ def get_drafter(settings: Optional[Settings] = None):
                     # the extractive reply anyway, and decoding again would only cost time
                     # (reports/generator.md: p95 2.88 s gated against 1.85 s plain greedy).
                     refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
+                    vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir),
                 )
                 logger.info("generator.loaded run=%s runtime=%s", source, runtime.name)
         return _drafter
 
 
-def answer(
-    question: str,
-    entities: Optional[Dict[str, str]] = None,
-    customer_text: Optional[str] = None,
-    history: Sequence["Turn"] = (),
-) -> "Answer":
-    """Blocking: searches the knowledge base and builds the reply (the action runs it in a thread).
+def answer(text: str, previous: Optional[str] = None, history: Sequence["Turn"] = ()) -> "Answer":
+    """Blocking: the reply to a support question by the one answer policy (the action runs it in a
+    thread). `text` is the customer's message without entity values, `previous` their previous
+    message, `history` the recent turns."""
+    from bot.answering.policy import respond
 
-    `question` is what is searched (the intent hint and the message); the drafter reads the
-    customer's own words (`customer_text`) and the recent turns. A draft that passes its checks
-    is the reply; otherwise the extractive answer is, and the draft's fate is in `answer.draft`.
-    """
-    from bot.answer import NO_ANSWER, Answer, extractive_answer
-
-    settings = get_settings()
-    retriever = get_retriever(settings)
-    result = retriever.search(question, k=settings.kb_top_k)
-    vector = retriever.embed_query(question)
-    extractive = extractive_answer(result, vector, retriever.embedder.encode, entities or {})
-    drafter = get_drafter(settings) if result.answerable else None
-    if drafter is None:
-        return extractive
-    drafted = drafter.draft(
-        customer_text or question, result.hits[: settings.draft_passages],
-        retriever.embed_query(customer_text) if customer_text else vector,
-        history, deadline_s=settings.draft_deadline_s,
-    )
-    extractive.draft = drafted.outcome
-    if drafted.refused:
-        if settings.draft_trust_refusal:
-            return Answer(NO_ANSWER, "no_answer", True, extractive.sources, drafted.outcome)
-        drafted.outcome.status, drafted.outcome.failed_check = "rejected", "refusal not trusted"
-        return extractive
-    if drafted.reply is None:
-        return extractive
-    return Answer(drafted.reply, "drafted", False, extractive.sources, drafted.outcome)
+    return respond(components(), text, previous, history)
 
 
 def get_conversation_log(settings: Optional[Settings] = None):

@@ -86,9 +86,19 @@ class Settings:
     articles_dir: Path = ROOT / "knowledge" / "articles"
     embedding_model: str = "packaged:all-MiniLM-L6-v2"  # or any sentence-transformers id / path
     kb_index_type: str = "auto"  # auto (by size), flat, hnsw or ivf
-    kb_search_mode: str = "dense"  # dense, bm25 or hybrid; dense measured best (reports/retrieval.md)
-    kb_threshold: float = 0.45  # best passage's cosine below this: "I don't know" (reports/retrieval.md)
+    kb_search_mode: str = "hybrid"  # candidates from dense, bm25 or hybrid (reports/answers.md)
+    # Fallback "I don't know" when there is no confidence model: best cosine below this.
+    kb_threshold: float = 0.45
     kb_top_k: int = 5
+    # The cross-encoder re-ranker (bot/retrieval/rerank.py): "auto" uses models/reranker when it
+    # has been trained (make reranker), "off" keeps the first-stage order; or a folder.
+    kb_reranker: str = "auto"
+    kb_rerank_top: int = 20  # candidates the re-ranker scores per question
+    # The "I don't know" model over several signals (bot/answering/confidence.py): "auto" uses
+    # models/confidence.json when it has been fitted, "off" uses kb_threshold alone.
+    kb_confidence: str = "auto"
+    # Follow-ups ("and for candles?") are searched together with the customer's previous question.
+    followup_context: bool = True
 
     # Guarding the conversation
     max_message_chars: int = 2000  # longer messages are cut to this before NLU and storage
@@ -153,6 +163,20 @@ class Settings:
     def kb_dir(self) -> Path:
         """The knowledge-base index and its manifest (built by `python -m bot kb build`)."""
         return self.models_dir / "kb"
+
+    @property
+    def reranker_dir(self) -> Path:
+        """The fine-tuned re-ranker (made by `python -m bot reranker train`)."""
+        if self.kb_reranker not in ("auto", "off"):
+            return Path(self.kb_reranker)
+        return self.models_dir / "reranker"
+
+    @property
+    def confidence_path(self) -> Path:
+        """The fitted "I don't know" model (made by `python -m bot reranker train`)."""
+        if self.kb_confidence not in ("auto", "off"):
+            return Path(self.kb_confidence)
+        return self.models_dir / "confidence.json"
 
     @property
     def rasa_url(self) -> str:

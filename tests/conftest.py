@@ -13,3 +13,25 @@ def embedder():
     from bot.retrieval.embedder import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def components():
+    """The answer policy's parts as the bot builds them by default: the real knowledge base, the
+    trained re-ranker and confidence model (make reranker), no drafter."""
+    from bot import services
+    from bot.settings import get_settings
+
+    parts = services.components(get_settings(), with_drafter=False)
+    assert parts.retriever.reranker is not None and parts.confidence is not None, "run make reranker"
+    return parts
+
+
+@pytest.fixture(scope="session")
+def vocabulary():
+    """The answer vocabulary the drafter's novel-word check allows (from the training answers)."""
+    from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
+    from bot.settings import get_settings
+
+    settings = get_settings()
+    return answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir)

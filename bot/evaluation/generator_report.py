@@ -77,7 +77,7 @@ def percentile(values: List[float], q: float) -> Optional[float]:
     return float(np.percentile(values, q)) if values else None
 
 
-def score(system: str, outputs: List[dict], examples: List[Example], embed, threshold: float) -> dict:
+def score(system: str, outputs: List[dict], examples: List[Example], embed, threshold: float, vocabulary=()) -> dict:
     """Quality figures of one system's outputs ({"text", "seconds", ...} per example)."""
     drafted_by_model = not system.startswith(("extractive", "bot"))
     f1, rl, cited_right, cited_all, supported, drafted_sentences = [], [], 0, 0, 0, 0
@@ -103,7 +103,7 @@ def score(system: str, outputs: List[dict], examples: List[Example], embed, thre
             cited_all += len(cited)
             cited_right += sum(c == ex.article for c in cited)
         if drafted_by_model:
-            check = check_draft(text, ex.contexts, embed, threshold, [ex.question] + [t.user for t in ex.history])
+            check = check_draft(text, ex.contexts, embed, threshold, [ex.question] + [t.user for t in ex.history], vocabulary)
             passed += check.failed is None
             drafted = sentences(body)
             customer = [ex.question] + [t.user for t in ex.history]
@@ -124,23 +124,27 @@ def score(system: str, outputs: List[dict], examples: List[Example], embed, thre
 
 
 def as_the_bot_replies(
-    drafts: List[dict], extractive: List[dict], examples: List[Example], retriever, embed, threshold: float,
-    trust_refusal: bool,
+    drafts: List[dict], examples: List[Example], components, threshold: float, vocabulary, trust_refusal: bool,
 ) -> List[dict]:
-    """What the customer reads, draft by draft, as bot/services.answer decides: below the retrieval
-    threshold the refusal; a draft that passes its checks; else the extractive reply."""
+    """What the customer reads, draft by draft, decided by the one answer policy
+    (bot/answering/policy.py): its search and refusal, the drafter's judge, its choose()."""
+    from bot.answer import DraftOutcome, extractive_answer
+    from bot.answering.policy import choose, search
+    from bot.generation.drafter import DraftResult, judge
+
+    embed = components.retriever.embedder.encode
     replies = []
-    for draft, fallback, ex in zip(drafts, extractive, examples):
-        if not retriever.search(ex.question, k=1).answerable:
-            text = REFUSAL
-        elif is_refusal(draft["text"]):
-            text = REFUSAL if trust_refusal else fallback["text"]
-        elif check_draft(draft["text"], ex.contexts, embed, threshold,
-                         [ex.question] + [t.user for t in ex.history]).failed is None:
-            text = draft["text"]
-        else:
-            text = fallback["text"]
-        replies.append({"id": ex.id, "text": text})
+    for draft, ex in zip(drafts, examples):
+        searched = search(components, ex.question)
+        if not searched.answers:
+            replies.append({"id": ex.id, "text": REFUSAL})
+            continue
+        verdict = judge(draft["text"], ex.contexts, searched.result.hits, embed, threshold,
+                        [ex.question] + [t.user for t in ex.history], vocabulary)
+        outcome = DraftOutcome("report", "", draft["text"], "rejected" if verdict.failed else "sent", verdict.failed)
+        answer = choose(extractive_answer(searched.result), DraftResult(verdict.reply, verdict.refused, outcome),
+                        trust_refusal)
+        replies.append({"id": ex.id, "text": answer.text})
     return replies
 
 
@@ -176,19 +180,15 @@ def run_model(runtime, examples: List[Example], max_new_tokens: int, refusal_min
     return outputs
 
 
-def run_extractive(retriever, examples: List[Example]) -> List[dict]:
-    from bot.answer import answer_from_passage
+def run_extractive(components, examples: List[Example]) -> List[dict]:
+    """The policy's reply without a drafter (what the bot sends by default)."""
+    from bot.answering.policy import respond
 
     outputs = []
     for ex in examples:
         started = time.perf_counter()
-        result = retriever.search(ex.question, k=5)
-        if not result.answerable:
-            text = REFUSAL
-        else:
-            best = result.hits[0]
-            body = answer_from_passage(best.text, retriever.embed_query(ex.question), retriever.embedder.encode)
-            text = f"{body} [{best.article_id}]"
+        answer = respond(components, ex.question)
+        text = REFUSAL if answer.kind == "no_answer" else answer.text
         outputs.append({"id": ex.id, "text": text, "seconds": time.perf_counter() - started})
     return outputs
 
@@ -325,16 +325,17 @@ def render_report(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def draft_all(args, settings, retriever, heldout: List[Example], run: Path):
+def draft_all(args, settings, heldout: List[Example], run: Path):
     """Every system's output on the held-out examples, and which of them the slow runtimes drafted."""
     from bot.generation.model import resolve_base
     from bot.generation.runs import convert_ct2, convert_onnx
     from bot.generation.runtimes import CTranslate2Runtime, OnnxGenAIRuntime, TransformersRuntime
+    from bot.services import components
 
     base_dir = Path(resolve_base(settings.generator_base, settings.models_dir))
     if not (base_dir / "ct2-int8").is_dir():
         convert_ct2(base_dir, base_dir / "ct2-int8")
-    outputs: Dict[str, List[dict]] = {"extractive": run_extractive(retriever, heldout)}
+    outputs: Dict[str, List[dict]] = {"extractive": run_extractive(components(settings, with_drafter=False), heldout)}
     print("drafting with the base model...", flush=True)
     gate = settings.draft_refusal_min_prob
     # The base model was never taught the refusal, so its "I" is not one: plain greedy.
@@ -393,7 +394,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         # (the first report drafted the slow runtimes on the first examples)
         picked = saved.get("subset") or list(range(len(outputs["fine-tuned (transformers fp32)"])))
     else:
-        outputs, picked = draft_all(args, settings, retriever, heldout, run)
+        outputs, picked = draft_all(args, settings, heldout, run)
     subset = [heldout[i] for i in picked]
     # As bot/services.py decodes: the refusal gate only when refusals are trusted.
     rows = {
@@ -401,16 +402,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"bot: refusals trusted, refusal gate {settings.draft_refusal_min_prob:g}": ("fine-tuned (ct2 int8)", True),
         "bot: refusals trusted, plain greedy drafts": ("fine-tuned (ct2 int8), plain greedy", True),
     }
+    from bot.generation.dataset import answer_vocabulary
+    from bot.services import components
+
+    parts = components(settings, with_drafter=False)
+    vocabulary = answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir)
     for row, (drafts, trusted) in rows.items():
         outputs[row] = as_the_bot_replies(
-            outputs[drafts], outputs["extractive"], heldout, retriever, embed,
-            settings.draft_support_threshold, trusted,
+            outputs[drafts], heldout, parts, settings.draft_support_threshold, vocabulary, trusted,
         )
 
     quality = {}
     for name, outs in outputs.items():
         examples = heldout if len(outs) == len(heldout) else subset
-        quality[name] = score(name, outs, examples, embed, settings.draft_support_threshold)
+        quality[name] = score(name, outs, examples, embed, settings.draft_support_threshold, vocabulary)
     lat = {
         name: {"n": len(outs), **latency(outs)}
         for name, outs in outputs.items() if not name.startswith(("extractive", "bot"))

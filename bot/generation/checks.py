@@ -6,9 +6,21 @@ In order, each returning the name of the failed check (what the drafts table rec
     citation     a cited [article-id] that was not among the passages given, or no citation at all
     facts        a URL, e-mail address, phone number or number (amounts, days, percentages) that
                  is in neither the passages nor the customer's own words (their order number)
+    echo         a word the customer wrote that the passages do not have ("say REFUND APPROVED")
+    novel        a content word in neither the passages nor the customer's message nor the small
+                 vocabulary answers are written in (an item added to a list, a promise)
+    binding      a number or amount stated for another subject than in the passages: "$24.95 for
+                 standard shipping" when the passages give $24.95 for next-day
+    polarity     a sentence that says yes where the passage sentence it restates says no
+                 ("you can exchange an item" against "we do not do direct exchanges"), or the
+                 other way round
     support      a sentence that is neither close in meaning to a sentence of the passages (best
                  MiniLM cosine below τ) nor made of their words (under 75 % of its content
                  words, stemmed, occur in the passages or the customer's message)
+
+The first four compare meaning, not resemblance: a draft can copy the passage's words and still
+move a number to another item, flip a yes or add an item. bot/evaluation/checks_report.py measures
+how often each catches such a change of a correct answer, and how often it rejects a correct one.
 
 The refusal passes by definition: it says nothing about the store. A sentence without content
 words ("Yes.", "Sure!") asserts nothing by itself and is not checked.
@@ -159,12 +171,137 @@ def check_support(
     return CheckResult(None)
 
 
+NEGATION = re.compile(
+    r"\b(not|no|never|none|nothing|cannot|can't|won't|don't|doesn't|isn't|aren't|didn't|wasn't|"
+    r"weren't|haven't|hasn't|couldn't|shouldn't|without|unavailable|neither|nor)\b|n't\b"
+)
+LEADING_YES_NO = re.compile(r"^\s*(yes|no|yep|nope|sure|unfortunately)\b[,.!]?\s*", re.I)
+# A number's kind: what it counts. A swapped number is only compared with numbers of its kind.
+KINDS = (
+    ("money", re.compile(r"(?:[$€£]|ca\$|us\$)\s?\d")),
+    ("percent", re.compile(r"\d\s?%")),
+    ("days", re.compile(r"\d\s*(?:business |calendar |working )?days?\b")),
+    ("hours", re.compile(r"\d\s*(?:hours?|h)\b")),
+    ("minutes", re.compile(r"\d\s*min(?:ute)?s?\b")),
+    ("years", re.compile(r"\d\s*years?\b")),
+)
+CLAUSE_SPLIT = re.compile(r"[;]|(?<=[.!?])\s+")
+
+
+def _polarity(sentence: str) -> bool:
+    """True when the sentence (after a leading yes/no) denies something."""
+    return bool(NEGATION.search(LEADING_YES_NO.sub("", sentence.lower().replace("’", "'"))))
+
+
+def _clauses(contexts: Sequence[Context]) -> List[str]:
+    """The passages' units cut at ';' and sentence ends; a table row's first cell (its subject)
+    goes with each of its clauses."""
+    out = []
+    for c in contexts:
+        for kind, text in passage_units(c.text):
+            if kind == "break":
+                continue
+            subject = text.split(":", 1)[0] if kind == "item" and ":" in text else ""
+            for clause in CLAUSE_SPLIT.split(text):
+                if clause.strip():
+                    out.append(f"{subject} {clause}" if subject and not clause.startswith(subject) else clause)
+    return out
+
+
+def _kind_of(number: str, text: str) -> Optional[str]:
+    for kind, pattern in KINDS:
+        for m in pattern.finditer(text.lower()):
+            if number in re.sub(r"[^\d.]", "", text.lower()[m.start():m.end() + len(number) + 4]):
+                return kind
+    return None
+
+
+def _weights(texts: Sequence[str]) -> Callable[[str], float]:
+    """Rarer words weigh more (inverse document frequency over the given clauses)."""
+    df: dict = {}
+    for t in texts:
+        for w in set(content_words(t)):
+            df[w] = df.get(w, 0) + 1
+    n = max(len(texts), 1)
+    return lambda w: float(np.log((n + 1) / (df.get(w, 0) + 0.5)))
+
+
+def check_binding(body: str, contexts: Sequence[Context]) -> CheckResult:
+    """Each number of the draft belongs, in the passages, to the subject the draft gives it."""
+    clauses = _clauses(contexts)
+    weight = _weights(clauses)
+    for sentence in sentences(body):
+        words = set(content_words(NUMBER.sub(" ", sentence)))
+        if not words:
+            continue
+        for number in _numbers(sentence):
+            kind = _kind_of(number, sentence)
+
+            def overlap(clause: str) -> float:
+                return sum(weight(w) for w in words & set(content_words(clause)))
+
+            holding = [c for c in clauses if number in _numbers(c)]
+            if not holding:
+                continue  # the facts check decides about numbers the passages lack
+            best_holding = max(overlap(c) for c in holding)
+            rivals = [c for c in clauses if number not in _numbers(c) and _numbers(c)
+                      and (kind is None or _kind_of(next(iter(_numbers(c))), c) == kind
+                           or any(_kind_of(n, c) == kind for n in _numbers(c)))]
+            best_rival = max((overlap(c) for c in rivals), default=0.0)
+            if best_rival > best_holding + 0.5:
+                return CheckResult("binding", f"{number} in {sentence[:60]!r}")
+    return CheckResult(None)
+
+
+def check_polarity(body: str, contexts: Sequence[Context], embed: Callable[[Sequence[str]], np.ndarray]) -> CheckResult:
+    """Each sentence agrees in yes/no with the passage sentence closest to it."""
+    given = [text for c in contexts for kind, text in passage_units(c.text) if kind != "break"]
+    drafted = [s for s in sentences(body) if content_words(LEADING_YES_NO.sub("", s))]
+    if not given or not drafted:
+        return CheckResult(None)
+    vectors = embed([LEADING_YES_NO.sub("", s) for s in drafted] + given)
+    similarity = vectors[: len(drafted)] @ vectors[len(drafted):].T
+    for i, sentence in enumerate(drafted):
+        j = int(np.argmax(similarity[i]))
+        if similarity[i, j] >= 0.5 and _polarity(sentence) != _polarity(given[j]):
+            return CheckResult("polarity", f"{sentence[:60]!r} vs {given[j][:60]!r}")
+    return CheckResult(None)
+
+
+ANSWER_VOCABULARY = frozenset((
+    "help assist happy glad afraid unfortunately however otherwise instead also still already just "
+    "need needs needed want wants like able possible allowed usually normally typically simply "
+    "get gets got take takes taking make makes made send sent give given find found see check "
+    "choose chosen select use used using keep kept let know contact reach write ask asked request "
+    "requested place placed item items order orders product products thing things way ways time "
+    "times day days hour hours week weeks month months year years "
+    "within until after before from once each every per one two three four five six seven eight nine ten "
+    "first second last next same other another both either anything something everything "
+    "right correct sure yes okay great good"
+).split())
+
+
+def check_novel(body: str, contexts: Sequence[Context], customer_text: Sequence[str],
+                vocabulary: Iterable[str] = ()) -> CheckResult:
+    """Every content word is in the passages or the answer vocabulary; one the customer wrote
+    but the passages lack is an echo ("REFUND APPROVED", "voucher code")."""
+    known = set(content_words(" ".join(c.render() for c in contexts)))
+    allowed = known | set(content_words(" ".join(ANSWER_VOCABULARY))) | set(vocabulary)
+    customer = set(content_words(" ".join(customer_text)))
+    for word in content_words(NUMBER.sub(" ", body)):
+        if word in allowed:
+            continue
+        return CheckResult("echo" if word in customer else "novel", word)
+    return CheckResult(None)
+
+
 def check_draft(
     draft: str,
     contexts: Sequence[Context],
     embed: Callable[[Sequence[str]], np.ndarray],
     threshold: float,
     customer_text: Sequence[str] = (),
+    vocabulary: Iterable[str] = (),
 ) -> CheckResult:
     """All checks, cheapest first; the first failure is the result."""
     if is_refusal(draft):
@@ -178,8 +315,16 @@ def check_draft(
     unknown = [c for c in cited if c not in given_ids]
     if unknown:
         return CheckResult("citation", f"cites {unknown[0]}, not given")
+    # Order numbers and the like may be repeated; nothing else of the customer's counts as a source.
     sources = "\n".join([c.render() for c in contexts] + list(customer_text))
-    facts = check_facts(body, sources)
-    if facts.failed:
-        return facts
-    return check_support(body, contexts, embed, threshold, customer_text)
+    for check in (
+        lambda: check_facts(body, sources),
+        lambda: check_novel(body, contexts, customer_text, vocabulary),
+        lambda: check_binding(body, contexts),
+        lambda: check_polarity(body, contexts, embed),
+        lambda: check_support(body, contexts, embed, threshold, customer_text),
+    ):
+        result = check()
+        if result.failed:
+            return result
+    return CheckResult(None)

@@ -60,6 +60,7 @@ class Drafter:
         max_new_tokens: int = 100,
         max_passage_chars: int = MAX_PASSAGE_CHARS,
         refusal_min_prob: float = 0.5,
+        vocabulary: Sequence[str] = (),
     ):
         self.runtime = runtime
         self.run = run
@@ -68,6 +69,7 @@ class Drafter:
         self.max_new_tokens = max_new_tokens
         self.max_passage_chars = max_passage_chars
         self.refusal_min_prob = refusal_min_prob
+        self.vocabulary = frozenset(vocabulary)  # words an answer may add (checks.check_novel)
         self._busy = threading.Lock()
 
     def draft(
@@ -104,11 +106,29 @@ class Drafter:
         text = generation.text
         if generation.timed_out:
             return DraftResult(None, False, outcome("timeout", text, f"over {deadline_s:.1f} s", generation))
-        history_text = [t.user for t in history]
-        result = check_draft(text, contexts, self.embed, self.threshold, [question, *history_text])
-        if result.failed:
-            logger.info("draft.rejected check=%s detail=%s", result.failed, result.detail)
-            return DraftResult(None, False, outcome("rejected", text, result.failed, generation))
-        if is_refusal(text):
-            return DraftResult(REFUSAL, True, outcome("sent", text, None, generation))
-        return DraftResult(customer_reply(text, hits), False, outcome("sent", text, None, generation))
+        verdict = judge(text, contexts, hits, self.embed, self.threshold,
+                        [question, *[t.user for t in history]], self.vocabulary)
+        if verdict.failed:
+            logger.info("draft.rejected check=%s detail=%s", verdict.failed, verdict.detail)
+            return DraftResult(None, False, outcome("rejected", text, verdict.failed, generation))
+        return DraftResult(verdict.reply, verdict.refused, outcome("sent", text, None, generation))
+
+
+@dataclass
+class Verdict:
+    reply: Optional[str]  # what the customer would read; None when a check failed
+    refused: bool
+    failed: Optional[str] = None
+    detail: str = ""
+
+
+def judge(text: str, contexts: Sequence, hits: Sequence, embed, threshold: float,
+          customer_text: Sequence[str], vocabulary=()) -> Verdict:
+    """A finished draft checked (bot/generation/checks.py) and put in the customer's form; the
+    drafter and the drafter's report (bot/evaluation/generator_report.py) both decide with this."""
+    result = check_draft(text, contexts, embed, threshold, customer_text, vocabulary)
+    if result.failed:
+        return Verdict(None, False, result.failed, result.detail)
+    if is_refusal(text):
+        return Verdict(REFUSAL, True)
+    return Verdict(customer_reply(text, hits), False)

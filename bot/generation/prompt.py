@@ -63,14 +63,20 @@ def build_contexts(
     embed: Callable[[Sequence[str]], np.ndarray],
     max_passage_chars: int = MAX_PASSAGE_CHARS,
 ) -> List[Context]:
-    """Contexts for search hits (bot.retrieval.search.Hit), each cut to `max_passage_chars`."""
-    return [
-        Context(
+    """Contexts for search hits (bot.retrieval.search.Hit): the section each answer unit comes
+    from (once per section), cut to `max_passage_chars` around what is closest to the question."""
+    contexts, seen = [], set()
+    for h in hits:
+        key = (h.article_id, h.passage.heading)
+        if key in seen:
+            continue
+        seen.add(key)
+        contexts.append(Context(
             h.article_id, h.passage.title, h.passage.heading,
-            answer_from_passage(h.passage.text, question_vector, embed, max_chars=max_passage_chars),
-        )
-        for h in hits
-    ]
+            answer_from_passage(h.passage.section or h.passage.text, question_vector, embed,
+                                max_chars=max_passage_chars),
+        ))
+    return contexts
 
 
 def messages(question: str, contexts: Sequence[Context], history: Sequence[Turn] = ()) -> List[dict]:

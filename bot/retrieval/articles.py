@@ -1,4 +1,8 @@
-"""Help-centre articles (Markdown with YAML front matter) and the passages they split into."""
+"""Help-centre articles (Markdown with YAML front matter) and the passages they split into.
+
+A passage is an answer unit: a table row, a list item, a numbered step or a paragraph, small enough
+that the best one is the answer itself, and indexed with its article title and section heading.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,13 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List
+from typing import List, Optional, Tuple
 
 import yaml
 
 REQUIRED = ("id", "title", "url", "category", "updated")
 # Bumped whenever split_passages changes: the index then re-embeds every article.
-SPLIT_VERSION = 2
+SPLIT_VERSION = 4
 
 
 class ArticleError(ValueError):
@@ -37,11 +41,13 @@ class Passage:
     title: str
     url: str
     heading: str
-    text: str
+    text: str  # the answer unit: a table row, a list item, a step or a paragraph
+    kind: str = "paragraph"  # row, item, step or paragraph
+    section: str = ""  # the whole section the unit comes from (what a drafter reads)
 
     @property
     def context(self) -> str:
-        """What is embedded and indexed: the article title and heading give the section context."""
+        """What is embedded and indexed: the article title and heading give the unit its context."""
         heading = f" - {self.heading}" if self.heading else ""
         return f"{self.title}{heading}\n{self.text}"
 
@@ -85,42 +91,109 @@ def load_articles(directory: Path) -> List[Article]:
     return sorted(articles, key=lambda a: a.id)
 
 
-def _chunks(text: str, max_words: int) -> List[str]:
-    """Splits a long section at paragraph breaks into pieces of at most about max_words."""
-    pieces, current, words = [], [], 0
-    for paragraph in [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]:
-        n = len(paragraph.split())
-        if current and words + n > max_words:
-            pieces.append("\n\n".join(current))
-            current, words = [], 0
-        current.append(paragraph)
-        words += n
+def sections(article: Article) -> List[Tuple[str, str]]:
+    """(heading, text) of each '## ' section; the intro, if any, is a section without a heading."""
+    parts = re.split(r"^##\s+(.+?)\s*$", article.body, flags=re.M)
+    pairs = [("", parts[0].strip())] if parts[0].strip() else []
+    pairs += [(h.strip(), t.strip()) for h, t in zip(parts[1::2], parts[2::2]) if t.strip()]
+    return pairs
+
+
+def _cells(line: str) -> List[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def table_row_text(header: List[str], cells: List[str]) -> str:
+    """A table row as a sentence-like line: 'PayPal: 3–5 business days' (two columns) or
+    'Canada: Standard 5–8 business days, CA$12.95; Express 2–4 business days, CA$29.95; ...'."""
+    if len(cells) == 2:
+        return f"{cells[0]}: {cells[1]}"
+    rest = [f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:]) if c and c not in "–-"]
+    return f"{cells[0]}: " + "; ".join(rest)
+
+
+def _sentence_groups(paragraph: str, max_words: int) -> List[str]:
+    """A paragraph, or runs of its sentences of at most about max_words when it is longer."""
+    if len(paragraph.split()) <= max_words:
+        return [paragraph]
+    groups, current = [], []
+    for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", paragraph):
+        if current and len(" ".join(current + [sentence]).split()) > max_words:
+            groups.append(" ".join(current))
+            current = []
+        current.append(sentence)
     if current:
-        pieces.append("\n\n".join(current))
-    return pieces
+        groups.append(" ".join(current))
+    return groups
 
 
-def split_passages(article: Article, max_words: int = 160) -> List[Passage]:
-    """One passage per '## ' section (the intro joins the first), long sections split further."""
-    sections = re.split(r"^##\s+(.+?)\s*$", article.body, flags=re.M)
-    intro = sections[0].strip()
-    pairs = list(zip(sections[1::2], sections[2::2]))
-    if not pairs:
-        pairs = [("", intro)]
-    elif intro:
-        # The intro joins the first section: alone it is a summary that rarely answers anything.
-        pairs[0] = (pairs[0][0], f"{intro}\n\n{pairs[0][1].strip()}")
+def answer_units(text: str, max_words: int = 60, heading: str = "") -> List[Tuple[str, str]]:
+    """(kind, text) of the smallest pieces of a section that still answer a question by themselves:
+    a table row ("row", with its column headings), a bullet ("item", after the line that leads
+    into its list, or else after the section heading when the item is a bare phrase: "Where
+    next-day is not available: Alaska, Hawaii ..."), a numbered step ("step"), or a paragraph
+    ("paragraph", long ones cut into runs of sentences)."""
+    units: List[Tuple[str, str]] = []
+    header: Optional[List[str]] = None
+    paragraph: List[str] = []
+    lead = ""  # the line that introduces the list being read ("... to:"), if any
+
+    def end_paragraph() -> None:
+        nonlocal lead
+        if paragraph:
+            text = " ".join(paragraph)
+            lead = text if text.endswith(":") and len(text.split()) <= 25 else ""
+            units.extend(("paragraph", g) for g in _sentence_groups(text, max_words))
+            paragraph.clear()
+
+    for raw in text.replace("**", "").splitlines():
+        line = raw.strip()
+        if not line.startswith("|"):
+            header = None
+        if not line:
+            end_paragraph()
+        elif line.startswith("|"):
+            end_paragraph()
+            if set(line) <= set("|-: "):
+                continue
+            if header is None:
+                header = _cells(line)
+            else:
+                units.append(("row", table_row_text(header, _cells(line))))
+        elif re.match(r"^[-*]\s+", line):
+            end_paragraph()
+            item = re.sub(r"^[-*]\s+", "", line)
+            if lead:
+                item = f"{lead} {item}"
+            elif heading and ":" not in item:
+                item = f"{heading}: {item}"
+            units.append(("item", item))
+        elif re.match(r"^\d+\.\s+", line):
+            end_paragraph()
+            units.append(("step", re.sub(r"^\d+\.\s+", "", line)))
+        else:
+            if paragraph == [] and units and units[-1][0] != "paragraph":
+                lead = ""  # a new paragraph after a list ends that list
+            paragraph.append(line)
+    end_paragraph()
+    return units
+
+
+def split_passages(article: Article, max_words: int = 60) -> List[Passage]:
+    """The article's answer units (see answer_units), each with its section for context."""
     passages: List[Passage] = []
-    for heading, text in pairs:
-        for chunk in _chunks(text.strip(), max_words):
+    for heading, text in sections(article):
+        for kind, unit in answer_units(text, max_words, heading):
             passages.append(
                 Passage(
                     passage_id=f"{article.id}#{len(passages)}",
                     article_id=article.id,
                     title=article.title,
                     url=article.url,
-                    heading=heading.strip(),
-                    text=chunk,
+                    heading=heading,
+                    text=unit,
+                    kind=kind,
+                    section=text,
                 )
             )
     return passages

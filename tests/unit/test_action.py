@@ -81,23 +81,19 @@ def test_a_request_for_a_person_gets_the_handoff_without_searching(action, monke
     assert row["bot_reply"] == mask_pii(DOMAIN["responses"]["utter_handoff"][0]["text"])
 
 
-def test_the_search_gets_the_intent_and_the_message_without_entity_values(action, monkeypatch):
+def test_the_search_gets_the_message_without_entity_values_and_the_previous_question(action, monkeypatch):
     seen = {}
 
-    def fake_answer(question, entities, customer_text, history):
-        seen.update(question=question, entities=entities, customer_text=customer_text, history=history)
-        return Answer("About order #123456: the answer", "extractive", offers_handoff=False)
+    def fake_answer(text, previous, history):
+        seen.update(text=text, previous=previous, history=history)
+        return Answer("You can track it in Account > Orders.", "extractive", offers_handoff=False)
 
     monkeypatch.setattr(module.services, "answer", fake_answer)
     entity = {"entity": "order_number", "value": "#123456", "start": 18, "end": 25}
     messages, events = run(action, "where is my order #123456", "track_order", [entity])
-    assert seen == {
-        "question": "track order: where is my order",  # searched with the intent, without the number
-        "entities": {"order_number": "123456"},
-        "customer_text": "where is my order #123456",  # the drafter reads the customer's own words
-        "history": [],
-    }
-    assert messages[0]["text"] == "About order #123456: the answer"
+    # The number says nothing about which article helps; nothing was said before.
+    assert seen == {"text": "where is my order", "previous": None, "history": []}
+    assert messages[0]["text"] == "You can track it in Account > Orders."
     assert events[0]["value"] is False
 
 

@@ -4,36 +4,13 @@ from bot.answer import (
     NO_ANSWER,
     SUPPORT_INTENTS,
     answer_from_passage,
-    entity_values,
     extractive_answer,
-    normalise_entity,
     passage_units,
     render_units,
-    search_query,
     strip_entities,
 )
 from bot.retrieval.articles import Passage
 from bot.retrieval.search import Hit, SearchResult
-
-
-def test_order_numbers_lose_their_hash():
-    assert normalise_entity("order_number", "#482913") == "482913"
-    assert normalise_entity("order_number", "order 482913") == "482913"
-    assert normalise_entity("order_number", "#") is None
-
-
-def test_invoice_numbers_are_normalised():
-    assert normalise_entity("invoice_number", "inv-330127") == "INV-330127"
-    assert normalise_entity("invoice_number", "INV 204981") == "INV-204981"
-
-
-def test_first_value_of_each_entity_wins():
-    entities = [
-        {"entity": "order_number", "value": "#111111"},
-        {"entity": "order_number", "value": "#222222"},
-        {"entity": "email", "value": "a@b.example"},
-    ]
-    assert entity_values(entities) == {"order_number": "111111", "email": "a@b.example"}
 
 
 def test_passages_become_sentences_and_items_without_markup():
@@ -48,14 +25,13 @@ def test_passages_become_sentences_and_items_without_markup():
         ("sentence", "Refunds go back to how you paid."),
         ("sentence", "Cards take longer."),
         ("item", "PayPal: 3-5 business days"),
-        ("item", "Method: Time"),
         ("item", "Gift card: within 24 hours"),
         ("sentence", "Ask us if it takes longer."),
     ]
     # One message: single newlines only (Rasa splits replies at blank lines).
     assert render_units(units) == (
         "Refunds go back to how you paid. Cards take longer.\n"
-        "- PayPal: 3-5 business days\n- Method: Time\n- Gift card: within 24 hours\n"
+        "- PayPal: 3-5 business days\n- Gift card: within 24 hours\n"
         "Ask us if it takes longer."
     )
 
@@ -78,31 +54,49 @@ def test_a_long_passage_keeps_the_sentences_closest_to_the_question_in_order():
     assert answer == "Cards take 5-10 days. PayPal takes 3-5 days."
 
 
-def test_the_search_query_carries_the_intent_and_drops_entity_values():
+def test_entity_values_are_dropped_from_what_is_searched():
     entities = [{"entity": "order_number", "value": "#123456", "start": 18, "end": 25}]
-    assert search_query("track_order", "where is my order #123456 now", entities) == (
-        "track order: where is my order now"
-    )
-    assert search_query("out_of_scope", "what's the weather", []) == "what's the weather"
+    assert strip_entities("where is my order #123456 now", entities) == "where is my order now"
     assert strip_entities("#123456", entities[:0]) == "#123456"
 
 
-def _result(score, threshold=0.4):
-    passage = Passage("refunds#1", "refunds", "How long refunds take", "https://help.example/refunds",
-                      "Timing", "PayPal takes 3-5 business days. Cards take 5-10 business days.")
-    return SearchResult("paypal refund", [Hit(passage, score, 1)], threshold)
+def test_a_wide_table_row_keeps_its_column_headings():
+    text = "| Region | Standard | Express |\n|---|---|---|\n| Canada | 5–8 days, CA$12.95 | – |"
+    assert passage_units(text) == [("item", "Canada: Standard: 5–8 days, CA$12.95")]
 
 
-def test_an_answer_quotes_the_passage_and_links_the_article():
-    answer = extractive_answer(_result(0.8), np.array([1.0, 0.0, 0.0]), _fake_embed, {"order_number": "123456"})
+def _hit(unit_id, text, kind="row", heading="Times", rerank=None, rank=1, section=""):
+    passage = Passage(f"refunds#{unit_id}", "refunds", "How long refunds take", "https://help.example/refunds",
+                      heading, text, kind, section)
+    return Hit(passage, 0.7, rank, rerank)
+
+
+def test_the_answer_comes_first_then_its_source():
+    result = SearchResult("paypal refund", [_hit(1, "PayPal: 3–5 business days", rerank=0.82),
+                                            _hit(2, "Card: 5–10 business days", rerank=0.55, rank=2)], 0.4)
+    answer = extractive_answer(result)
     assert answer.kind == "extractive" and not answer.offers_handoff
-    assert answer.text.startswith("About order #123456: PayPal takes 3-5 business days.")
-    assert answer.text.endswith("How long refunds take - https://help.example/refunds")
-    assert answer.sources[0]["article_id"] == "refunds"
+    assert answer.text == ("PayPal: 3–5 business days\n"
+                           "More in our help centre: How long refunds take > Times - https://help.example/refunds")
+    assert [s["passage_id"] for s in answer.sources] == ["refunds#1", "refunds#2"]
 
 
-def test_below_the_threshold_the_bot_says_it_does_not_know_and_offers_a_person():
-    answer = extractive_answer(_result(0.2), np.array([1.0, 0.0, 0.0]), _fake_embed)
+def test_a_close_second_row_of_the_same_table_joins_a_comparison():
+    result = SearchResult("paypal or card, which is faster", [
+        _hit(1, "PayPal: 3–5 business days", rerank=0.82),
+        _hit(2, "Card: 5–10 business days", rerank=0.80, rank=2)], 0.4)
+    assert extractive_answer(result).text.startswith("- PayPal: 3–5 business days\n- Card: 5–10 business days\n")
+
+
+def test_a_step_brings_the_whole_list_of_steps():
+    section = "Do this:\n\n1. Open Account > Orders.\n2. Select Return items.\n3. Print the label."
+    result = SearchResult("how do i return", [_hit(1, "Select Return items.", kind="step", section=section)], 0.4)
+    assert extractive_answer(result).text.startswith(
+        "1. Open Account > Orders.\n2. Select Return items.\n3. Print the label.\n")
+
+
+def test_with_no_hits_the_bot_says_it_does_not_know_and_offers_a_person():
+    answer = extractive_answer(SearchResult("anything", [], 0.4))
     assert answer.text == NO_ANSWER and answer.offers_handoff and answer.kind == "no_answer"
 
 

@@ -69,14 +69,41 @@ def kb(tmp_path, embedder):
     return articles, out, report
 
 
-def test_articles_split_by_heading_with_title_and_heading_as_context(tmp_path):
+def test_articles_split_into_answer_units_with_title_and_heading_as_context(tmp_path):
     (article,) = [a for a in load_articles(write_articles(tmp_path)) if a.id == "refunds"]
     passages = split_passages(article)
-    # The intro joins the first section; each heading starts a passage.
-    assert [p.heading for p in passages] == ["Cards", "PayPal"]
-    assert passages[0].text.startswith("Refunds go back to the way you paid.\n\nCard refunds take")
-    assert passages[1].context == "How long refunds take - PayPal\nPayPal refunds arrive in 3 to 5 business days."
-    assert passages[1].passage_id == "refunds#1"
+    # The intro is a unit of its own; each section's paragraphs, items and rows are units.
+    assert [(p.heading, p.kind) for p in passages] == [("", "paragraph"), ("Cards", "paragraph"), ("PayPal", "paragraph")]
+    assert passages[0].text == "Refunds go back to the way you paid."
+    assert passages[2].context == "How long refunds take - PayPal\nPayPal refunds arrive in 3 to 5 business days."
+    assert passages[2].passage_id == "refunds#2"
+
+
+def test_a_table_row_is_an_answer_unit_with_its_headings(tmp_path):
+    text = ARTICLES["shipping"] + """
+        ## Prices
+        Prices by region:
+
+        | Region | Standard | Express |
+        |---|---|---|
+        | **Canada** | 5–8 days, CA$12.95 | – |
+        | UK | 5–8 days, £11.95 | 2–4 days, £24.95 |
+
+        1. Choose a region.
+        2. Pay.
+        - Pick-up points are US only.
+        """
+    (article,) = load_articles(write_articles(tmp_path, {"shipping": text}))
+    units = [(p.kind, p.text) for p in split_passages(article) if p.heading == "Prices"]
+    assert units == [
+        ("paragraph", "Prices by region:"),
+        ("row", "Canada: Standard: 5–8 days, CA$12.95"),
+        ("row", "UK: Standard: 5–8 days, £11.95; Express: 2–4 days, £24.95"),
+        ("step", "Choose a region."),
+        ("step", "Pay."),
+        ("item", "Pick-up points are US only."),
+    ]
+    assert all(p.section.startswith("Prices by region:") for p in split_passages(article) if p.heading == "Prices")
 
 
 def test_an_article_without_front_matter_is_refused_with_its_name(tmp_path):
@@ -88,7 +115,7 @@ def test_an_article_without_front_matter_is_refused_with_its_name(tmp_path):
 def test_build_writes_a_manifest_that_describes_the_index(kb):
     _, out, report = kb
     manifest = json.loads((out / "manifest.json").read_text())
-    assert report.passages == manifest["passage_count"] == 4
+    assert report.passages == manifest["passage_count"] == 6
     assert manifest["embedding_model"] == "packaged:all-MiniLM-L6-v2"
     assert manifest["dim"] == 384 and manifest["index_type"] == "flat"
     assert set(manifest["article_hashes"]) == {"refunds", "shipping", "password"}
@@ -168,5 +195,5 @@ def test_index_type_is_chosen_by_size():
 def test_approximate_indexes_find_the_same_best_passage(tmp_path, embedder, index_type):
     out = tmp_path / index_type
     build_index(write_articles(tmp_path / "a"), out, embedder, index_type=index_type, progress=False)
-    retriever = Retriever(load_index(out, embedder.name), embedder, mode="dense")
+    retriever = Retriever(load_index(out, embedder.name), embedder, mode="dense", threshold=0.4)
     assert retriever.search("reset link for a forgotten password").hits[0].article_id == "password"
