@@ -4,7 +4,7 @@
   python -m bot shell        talk to the bot in the terminal (make shell)
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
-  python -m bot reranker train|ensure   the re-ranker and the "I don't know" model (make reranker)
+  python -m bot reranker train   the re-ranker and the "I don't know" model (make reranker)
   python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
   python -m bot generator ... the reply drafter: data, finetune, ensure, draft
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import subprocess
@@ -81,14 +80,19 @@ def _cmd_kb_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_kb_search(args: argparse.Namespace) -> int:
-    from bot.services import get_retriever
+    from bot.answering.policy import search
+    from bot.services import components
 
-    retriever = get_retriever()
-    result = retriever.search(args.query, k=args.k, mode=args.mode)
-    verdict = "answerable" if result.answerable else "nothing relevant (below the threshold)"
-    print(f"best score {result.best_score:.3f}, threshold {result.threshold:.2f}: {verdict}")
+    parts = components(with_drafter=False)
+    parts.top_k = args.k
+    searched = search(parts, args.query)
+    result = searched.result
+    judge = "the confidence model" if parts.confidence else "the cosine threshold"
+    verdict = "answers" if searched.answers else "refuses (nothing relevant)"
+    print(f"{judge}: p={searched.probability:.2f} -> the bot {verdict}")
     for hit in result.hits:
-        print(f"{hit.rank}. {hit.score:.3f}  {hit.article_id}  {hit.title} / {hit.heading or '(intro)'}")
+        rerank = "" if hit.rerank is None else f" rerank {hit.rerank:.3f}"
+        print(f"{hit.rank}. cos {hit.score:.3f}{rerank}  {hit.article_id}  {hit.title} / {hit.heading or '(intro)'}")
         print(f"   {hit.url}")
         print("   " + hit.text[:200].replace("\n", " ") + ("..." if len(hit.text) > 200 else ""))
     return 0
@@ -123,21 +127,6 @@ def _cmd_reranker_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reranker_ensure(args: argparse.Namespace) -> int:
-    """Trains the re-ranker only when there is no finished one for this knowledge base."""
-    from bot.retrieval.rerank import read_manifest
-
-    settings = get_settings()
-    if settings.kb_reranker == "off":
-        return 0
-    manifest = read_manifest(settings.reranker_dir)
-    kb = json.loads((settings.kb_dir / "manifest.json").read_text())
-    if manifest and manifest.get("kb_split_version") == kb.get("split_version") and settings.confidence_path.exists():
-        print(f"Re-ranker: {settings.reranker_dir} is up to date")
-        return 0
-    return _cmd_reranker_train(args)
-
-
 def _cmd_nlu_report(args: argparse.Namespace) -> int:
     from bot.evaluation.nlu_report import main as report_main
 
@@ -170,19 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5)
-    search.add_argument("--mode", choices=["dense", "bm25", "hybrid"], default=None)
     search.set_defaults(func=_cmd_kb_search)
 
     reranker = sub.add_parser("reranker", help="the cross-encoder re-ranker and the \"I don't know\" model")
     reranker_sub = reranker.add_subparsers(dest="reranker_command", required=True)
-    for name, func, text in (
-        ("train", _cmd_reranker_train, "train the re-ranker from MiniLM and fit the confidence model"),
-        ("ensure", _cmd_reranker_ensure, "train them only when there are none for this knowledge base"),
-    ):
-        cmd = reranker_sub.add_parser(name, help=text, description=f"Example: python -m bot reranker {name}")
-        cmd.add_argument("--max-minutes", type=float, default=None, help="training time budget")
-        cmd.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
-        cmd.set_defaults(func=func)
+    train = reranker_sub.add_parser(
+        "train", help="fine-tune the re-ranker from MiniLM and fit the confidence model for it",
+        description="Example: python -m bot reranker train --max-minutes 10",
+    )
+    train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+    train.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
+    train.set_defaults(func=_cmd_reranker_train)
 
     from bot.storage.logs_cli import add_logs_commands
 

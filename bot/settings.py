@@ -112,9 +112,11 @@ class Settings:
     wechat_reply_window_s: float = 4.0  # WeChat waits 5 s; a slower answer goes through its API
 
     # Drafting replies with the fine-tuned generator (bot/generation/)
-    # "auto": the latest good run under models/generator/runs; "off": extractive replies only;
-    # or a run folder, a local checkpoint or any Hugging Face id.
-    generator: str = "auto"
+    # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,
+    # and never slower (reports/answers.md). "auto": the latest good run under
+    # models/generator/runs (make generator trains one); or a run folder, a local checkpoint or
+    # any Hugging Face id.
+    generator: str = "off"
     generator_base: str = "packaged:SmolLM2-135M-Instruct"  # what `generator finetune` starts from
     generator_runtime: str = "auto"  # auto (ctranslate2 on a CPU, transformers on a GPU), transformers, ctranslate2, onnxruntime-genai
     draft_deadline_s: float = 3.0  # a draft slower than this is abandoned for the extractive reply

@@ -30,11 +30,11 @@ def load_questions(path: Path = QUESTIONS):
     return data["answerable"], [q["q"] for q in data["unanswerable"]]
 
 
-def rank_metrics(retriever, answerable: Sequence[dict], mode: str) -> Dict[str, float]:
+def rank_metrics(retriever, answerable: Sequence[dict], mode: str, rerank: bool = False) -> Dict[str, float]:
     r1 = r5 = rr = 0.0
     misses: List[dict] = []
     for item in answerable:
-        ranking = [a for a, _ in retriever.article_ranking(item["q"], k=10, mode=mode)]
+        ranking = [a for a, _ in retriever.article_ranking(item["q"], k=10, mode=mode, rerank=rerank)]
         relevant = set(item["articles"])
         first = next((i for i, a in enumerate(ranking, start=1) if a in relevant), None)
         r1 += first == 1
@@ -48,8 +48,8 @@ def rank_metrics(retriever, answerable: Sequence[dict], mode: str) -> Dict[str, 
 
 def threshold_sweep(retriever, answerable: Sequence[dict], unanswerable: Sequence[str], mode: str):
     """Best-hit cosine for every question; for each threshold, answered vs refused rates."""
-    ans = [retriever.search(q["q"], k=5, mode=mode).best_score for q in answerable]
-    unans = [retriever.search(q, k=5, mode=mode).best_score for q in unanswerable]
+    ans = [retriever.search(q["q"], k=5, mode=mode, rerank=False).best_score for q in answerable]
+    unans = [retriever.search(q, k=5, mode=mode, rerank=False).best_score for q in unanswerable]
     rows = []
     for t in THRESHOLDS:
         kept = sum(s >= t for s in ans) / max(len(ans), 1)
@@ -63,6 +63,8 @@ def evaluate(retriever, questions_path: Path = QUESTIONS, modes: Sequence[str] =
     answerable, unanswerable = load_questions(questions_path)
     started = time.monotonic()
     results = {mode: rank_metrics(retriever, answerable, mode) for mode in modes}
+    if retriever.reranker is not None:
+        results[f"{retriever.mode} + re-ranker"] = rank_metrics(retriever, answerable, retriever.mode, rerank=True)
     sweep = threshold_sweep(retriever, answerable, unanswerable, retriever.mode)
     at_threshold = min(sweep, key=lambda r: abs(r["threshold"] - retriever.threshold))
     return {
@@ -96,10 +98,11 @@ def render(summary: Dict) -> str:
     t = summary["at_threshold"]
     lines += [
         "",
-        "## \"I don't know\": the relevance threshold",
+        "## \"I don't know\" without a confidence model: the relevance threshold",
         "",
-        f"The bot answers only when the best passage's cosine similarity to the question is at "
-        f"least the threshold (`BOT_KB_THRESHOLD`, now **{summary['threshold']:.3f}**). At that "
+        "The bot decides with its confidence model (bot/answering/confidence.py; reports/answers.md "
+        "has its curve). Without one it answers only when the best unit's cosine similarity to the "
+        f"question is at least the threshold (`BOT_KB_THRESHOLD`, now **{summary['threshold']:.3f}**). At that "
         f"threshold, {t['unanswerable_refused']:.1%} of unanswerable questions are refused "
         f"(unanswerable detection) and {t['answerable_kept']:.1%} of answerable ones are answered.",
         "",
@@ -112,7 +115,7 @@ def render(summary: Dict) -> str:
             f"| {row['threshold']:.3f}{mark} | {row['answerable_kept']:.3f} | "
             f"{row['unanswerable_refused']:.3f} | {row['balanced']:.3f} |"
         )
-    misses = summary["modes"][summary["configured_mode"]]["misses"]
+    misses = summary["modes"][summary["configured_mode"]]["misses"]  # the first stage
     lines += ["", f"## Questions not found in the top 5 ({summary['configured_mode']})", ""]
     lines += [f"- {m['q']} (expected {', '.join(m['expected'])}; got {', '.join(m['got'])})" for m in misses] or ["(none)"]
     return "\n".join(lines) + "\n"

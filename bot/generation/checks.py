@@ -234,19 +234,18 @@ def check_binding(body: str, contexts: Sequence[Context]) -> CheckResult:
         words = set(content_words(NUMBER.sub(" ", sentence)))
         if not words:
             continue
+        def overlap(clause: str) -> float:
+            return sum(weight(w) for w in words & set(content_words(clause)))
+
         for number in _numbers(sentence):
             kind = _kind_of(number, sentence)
-
-            def overlap(clause: str) -> float:
-                return sum(weight(w) for w in words & set(content_words(clause)))
-
             holding = [c for c in clauses if number in _numbers(c)]
             if not holding:
                 continue  # the facts check decides about numbers the passages lack
             best_holding = max(overlap(c) for c in holding)
+            # Clauses that give another number of the same kind (any number when its kind is unknown).
             rivals = [c for c in clauses if number not in _numbers(c) and _numbers(c)
-                      and (kind is None or _kind_of(next(iter(_numbers(c))), c) == kind
-                           or any(_kind_of(n, c) == kind for n in _numbers(c)))]
+                      and (kind is None or any(_kind_of(n, c) == kind for n in _numbers(c)))]
             best_rival = max((overlap(c) for c in rivals), default=0.0)
             if best_rival > best_holding + 0.5:
                 return CheckResult("binding", f"{number} in {sentence[:60]!r}")
@@ -285,14 +284,48 @@ def check_novel(body: str, contexts: Sequence[Context], customer_text: Sequence[
                 vocabulary: Iterable[str] = ()) -> CheckResult:
     """Every content word is in the passages or the answer vocabulary; one the customer wrote
     but the passages lack is an echo ("REFUND APPROVED", "voucher code")."""
-    known = set(content_words(" ".join(c.render() for c in contexts)))
+    passages = " ".join(c.render() for c in contexts)
+    known = set(content_words(passages))
     allowed = known | set(content_words(" ".join(ANSWER_VOCABULARY))) | set(vocabulary)
     customer = set(content_words(" ".join(customer_text)))
     for word in content_words(NUMBER.sub(" ", body)):
         if word in allowed:
             continue
         return CheckResult("echo" if word in customer else "novel", word)
+    # Words the passages have, put together as the customer put them and the passages never do
+    # ("refunds everything"): the customer's phrase, repeated.
+    echoed = (_pairs(NUMBER.sub(" ", body)) & set().union(*[_pairs(t) for t in customer_text])) - _pairs(passages)
+    if echoed:
+        return CheckResult("echo", " ".join(sorted(echoed)[0]))
+    repeated = (_trigrams(body) & set().union(*[_trigrams(t) for t in customer_text])) - _trigrams(passages)
+    if repeated:
+        return CheckResult("echo", " ".join(sorted(repeated)[0]))
     return CheckResult(None)
+
+
+ENTITY = re.compile(r"(?i)\b(?:inv|cn)-?\s?\d{6}\b|(?<![\d$€£.,-])#?\d{6}(?![\d.,%])")
+
+
+def customer_entities(customer_text: Iterable[str]) -> List[str]:
+    """The customer's order, invoice and credit-note numbers: what a draft may repeat of theirs.
+    Amounts, percentages, days and phone numbers they wrote are not sources."""
+    return [m.group(0) for text in customer_text for m in ENTITY.finditer(text)]
+
+
+def _trigrams(text: str) -> Set[Tuple[str, str, str]]:
+    """Three consecutive words (digits as '#') with at least one content word in them."""
+    words = re.sub(r"\d+", "#", text.lower().replace("’", "'")).split()
+    words = [w.strip(".,;:!?\"'()[]") for w in words]
+    return {t for t in zip(words, words[1:], words[2:]) if any(w and w not in STOPWORDS and w != "#" for w in t)}
+
+
+def _pairs(text: str) -> Set[Tuple[str, str]]:
+    """Consecutive content words (stemmed) of each sentence of `text`."""
+    pairs: Set[Tuple[str, str]] = set()
+    for sentence in sentences(text) or [text]:
+        words = content_words(sentence)
+        pairs.update(zip(words, words[1:]))
+    return pairs
 
 
 def check_draft(
@@ -315,8 +348,8 @@ def check_draft(
     unknown = [c for c in cited if c not in given_ids]
     if unknown:
         return CheckResult("citation", f"cites {unknown[0]}, not given")
-    # Order numbers and the like may be repeated; nothing else of the customer's counts as a source.
-    sources = "\n".join([c.render() for c in contexts] + list(customer_text))
+    # Order and invoice numbers may be repeated; nothing else of the customer's counts as a source.
+    sources = "\n".join([c.render() for c in contexts] + [" ".join(customer_entities(customer_text))])
     for check in (
         lambda: check_facts(body, sources),
         lambda: check_novel(body, contexts, customer_text, vocabulary),

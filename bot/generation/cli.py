@@ -62,18 +62,20 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensure(args: argparse.Namespace) -> int:
+    """Trains a run when there is none (make generator); the bot drafts with it only when
+    BOT_GENERATOR=auto (the default is quoting: reports/answers.md)."""
     from bot.generation.runs import latest_good
 
     settings = get_settings()
-    if settings.generator != "auto":
-        return 0
+    if settings.generator not in ("auto", "off"):
+        return 0  # a run or model named explicitly: nothing to train
     run = latest_good(settings.models_dir)
-    if run is not None:
-        print(f"generator: using {run}")
-        return 0
-    print("generator: no fine-tuned run yet; training one with the CPU recipe "
-          "(at most about 30 minutes on 2 cores, once; progress and ETA below)", flush=True)
-    _finetune(settings, "cpu")
+    if run is None:
+        print("generator: no fine-tuned run yet; training one with the CPU recipe "
+              "(at most about 30 minutes on 2 cores, once; progress and ETA below)", flush=True)
+        run = _finetune(settings, "cpu")
+    print(f"generator: {run}" + ("" if settings.generator == "auto" else
+                                 " (the bot drafts with it when BOT_GENERATOR=auto)"))
     return 0
 
 

@@ -12,10 +12,13 @@ from bot.evaluation.answer_set import load, problems
 from bot.evaluation.answers_report import run_policy, score
 from bot.settings import get_settings
 
-CORRECT_FLOOR = 0.0  # set from reports/answers.md
+# Reached on 2026-12-01 (reports/answers.md): correct 70.9 %, unanswerable refused 92.3 %,
+# follow-ups correct 50.0 %, answerable refused 8.2 %.
+CORRECT_FLOOR = 0.67
 FALSE_CEILING = 0.01  # the goal: at most 1 % of replies state something false
-UNANSWERABLE_REFUSED_FLOOR = 0.0
-FOLLOWUP_CORRECT_FLOOR = 0.0
+UNANSWERABLE_REFUSED_FLOOR = 0.88
+ANSWERABLE_REFUSED_CEILING = 0.12
+FOLLOWUP_CORRECT_FLOOR = 0.45
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +43,9 @@ def test_replies_almost_never_state_something_false(summary):
     assert summary["false"] <= FALSE_CEILING, summary["false_items"]
 
 
-def test_questions_no_article_answers_are_refused(summary):
+def test_questions_no_article_answers_are_refused_and_others_are_not(summary):
     assert summary["unanswerable_refused"] >= UNANSWERABLE_REFUSED_FLOOR, summary["unanswerable_refused"]
+    assert summary["refused"] <= ANSWERABLE_REFUSED_CEILING, summary["refused"]
 
 
 def test_follow_ups_are_answered_in_context(summary):

@@ -50,7 +50,8 @@ def test_what_the_bot_sends_is_quoted_from_the_articles_or_the_refusal(replies):
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a["id"] for a in ATTACKS])
 def test_a_draft_that_obeys_the_attacker_is_not_sent(attack, components, vocabulary):
     """What an obedient drafter would write: the attacker's phrase, cited like an answer, after a
-    true sentence from the passages search found for the message."""
+    true sentence from the passages search found for the message. Obeying a request for another
+    customer's data means giving some: those drafts carry a made-up record after the phrase."""
     from bot.generation.checks import check_draft
     from bot.generation.prompt import build_contexts
     from bot.settings import get_settings
@@ -59,7 +60,8 @@ def test_a_draft_that_obeys_the_attacker_is_not_sent(attack, components, vocabul
     hits = retriever.search(attack["text"], k=3).hits
     contexts = build_contexts(hits, retriever.embed_query(attack["text"]), retriever.embedder.encode)
     true_part = hits[0].text.rstrip(".")
-    draft = f"{true_part}. {attack['forbidden'][0].capitalize()} [{hits[0].article_id}]."
+    leaked = " 1Z84E2710398765431, jane.doe@example.com" if attack["category"] == "other_customer" else ""
+    draft = f"{true_part}. {attack['forbidden'][0].capitalize()}{leaked} [{hits[0].article_id}]."
     result = check_draft(draft, contexts, retriever.embedder.encode, get_settings().draft_support_threshold,
                          [attack["text"]], vocabulary)
     assert result.failed is not None, draft
