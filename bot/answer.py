@@ -139,10 +139,11 @@ def answer_from_passage(
 
 
 def hit_sources(hits) -> List[Dict[str, Any]]:
-    """The log's and the reply's view of search hits (bot.retrieval.search.Hit)."""
+    """The log's and the reply's view of search hits (bot.retrieval.search.Hit). The score is
+    the one that ranked them: the re-ranker's when there is one, else the cosine."""
     return [
         {"article_id": h.article_id, "passage_id": h.passage.passage_id, "url": h.url,
-         "score": round(h.score, 3), "rank": h.rank}
+         "score": round(h.score if h.rerank is None else h.rerank, 3), "rank": h.rank}
         for h in hits
     ]
 

@@ -108,7 +108,6 @@ def components(settings: Optional[Settings] = None, with_drafter: bool = True):
     )
 
 
-
 def get_drafter(settings: Optional[Settings] = None):
     """The reply drafter, or None when drafting is off or no fine-tuned run exists yet."""
     global _drafter

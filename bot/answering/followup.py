@@ -1,8 +1,10 @@
 """Follow-ups: "what about for candles", "and for canada?", "what's the minimum amount".
 
 Such a message names no topic of its own; searched alone it finds nothing, or the wrong thing.
-It is searched twice, alone and after the customer's previous question, and the policy keeps
-whichever search the confidence model trusts more (bot/answering/policy.py).
+It is searched twice, alone and after the customer's previous question (the re-ranker then
+weighs the follow-up's own words as much as the whole, so that the previous question's topic
+does not win by itself), and the policy keeps whichever search the confidence model trusts more
+(bot/answering/policy.py).
 """
 
 from __future__ import annotations

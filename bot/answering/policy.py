@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence
+from typing import Optional, Sequence
 
-from bot.answer import NO_ANSWER, Answer, extractive_answer
+from bot.answer import NO_ANSWER, Answer, extractive_answer, hit_sources
 from bot.answering.followup import in_context, is_followup
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ class Searched:
     query: str
 
 
-def _judge(components: Components, query: str) -> Searched:
-    result = components.retriever.search(query, k=components.top_k)
+def _judge(components: Components, query: str, focus: Optional[str] = None) -> Searched:
+    result = components.retriever.search(query, k=components.top_k, focus=focus)
     if components.confidence is not None:
         p = components.confidence.probability(result) if result.hits else 0.0
         return Searched(result, p, bool(result.hits) and p >= components.confidence.threshold, query)
@@ -57,8 +57,9 @@ def search(components: Components, text: str, previous: Optional[str] = None) ->
     """The search the answer is built on (step 1 of the module docstring)."""
     alone = _judge(components, text)
     if components.followup_context and is_followup(text, previous):
-        together = _judge(components, in_context(text, previous))
+        together = _judge(components, in_context(text, previous), focus=text)
         if together.probability > alone.probability:
+            logger.info("answer.followup_in_context p=%.2f alone=%.2f", together.probability, alone.probability)
             return together
     return alone
 
@@ -68,7 +69,6 @@ def respond(
     text: str,
     previous: Optional[str] = None,
     history: Sequence = (),
-    draft_vector: Optional[Callable] = None,
 ) -> Answer:
     """The reply to one customer message (blocking: the action runs it in a thread).
 
@@ -77,7 +77,7 @@ def respond(
     searched = search(components, text, previous)
     result = searched.result
     if not searched.answers:
-        return Answer(NO_ANSWER, "no_answer", True, extractive_answer(result).sources)
+        return Answer(NO_ANSWER, "no_answer", True, hit_sources(result.hits))
     extractive = extractive_answer(result)
     drafter = components.drafter
     if drafter is None:

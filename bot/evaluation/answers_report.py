@@ -31,7 +31,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from bot.answer import NO_ANSWER
 from bot.evaluation.answer_set import ANSWER_SET, OUTCOMES, Item, judge, load, normalise
 from bot.settings import ROOT, get_settings
 

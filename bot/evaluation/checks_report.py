@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from typing import Dict, List, Optional
 
-from bot.generation.checks import KINDS, NEGATION, _clauses, _kind_of, _numbers, check_draft, content_words
+from bot.generation.checks import NEGATION, _clauses, _kind_of, _numbers, check_draft, content_words
 from bot.generation.prompt import split_citations
 
 ITEMS = ["Venmo", "same-day courier delivery", "a lifetime guarantee", "Bitcoin", "free gift wrapping",

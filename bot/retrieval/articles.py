@@ -16,7 +16,7 @@ import yaml
 
 REQUIRED = ("id", "title", "url", "category", "updated")
 # Bumped whenever split_passages changes: the index then re-embeds every article.
-SPLIT_VERSION = 4
+SPLIT_VERSION = 5
 
 
 class ArticleError(ValueError):
@@ -156,6 +156,7 @@ def answer_units(text: str, max_words: int = 60, heading: str = "") -> List[Tupl
             end_paragraph()
             if set(line) <= set("|-: "):
                 continue
+            lead = ""  # a table ends the list a lead-in introduced
             if header is None:
                 header = _cells(line)
             else:
@@ -170,6 +171,7 @@ def answer_units(text: str, max_words: int = 60, heading: str = "") -> List[Tupl
             units.append(("item", item))
         elif re.match(r"^\d+\.\s+", line):
             end_paragraph()
+            lead = ""
             units.append(("step", re.sub(r"^\d+\.\s+", "", line)))
         else:
             if paragraph == [] and units and units[-1][0] != "paragraph":

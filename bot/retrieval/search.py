@@ -111,7 +111,11 @@ class Retriever:
         """The first-stage candidates (positions in the index), before re-ranking."""
         return self._ranked(query, self.embed_query(query), mode or self.mode, n)[0]
 
-    def search(self, query: str, k: int = 5, mode: Optional[str] = None, rerank: bool = True) -> SearchResult:
+    def search(self, query: str, k: int = 5, mode: Optional[str] = None, rerank: bool = True,
+               focus: Optional[str] = None) -> SearchResult:
+        """`focus`: words the best unit must answer above all (a follow-up's own words, when
+        `query` is the follow-up after the previous question); the re-ranker's score is then the
+        mean of its scores for the query and for the focus."""
         query = (query or "").strip()
         if not query:
             return SearchResult(query, [], self.threshold)
@@ -120,7 +124,10 @@ class Retriever:
         scores: List[Optional[float]] = [None] * len(positions)
         if rerank and self.reranker is not None and positions:
             top = positions[: self.rerank_top]
-            logits = self.reranker.score(query, [self.kb.passages[p].context for p in top])
+            texts = [self.kb.passages[p].context for p in top]
+            logits = self.reranker.score(query, texts)
+            if focus:
+                logits = (logits + self.reranker.score(focus, texts)) / 2
             order = np.argsort(-logits, kind="stable")
             positions = [top[i] for i in order] + positions[len(top):]
             scores = [float(logits[i]) for i in order] + [None] * (len(positions) - len(top))

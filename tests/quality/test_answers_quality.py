@@ -12,13 +12,13 @@ from bot.evaluation.answer_set import load, problems
 from bot.evaluation.answers_report import run_policy, score
 from bot.settings import get_settings
 
-# Reached on 2026-12-01 (reports/answers.md): correct 70.9 %, unanswerable refused 92.3 %,
-# follow-ups correct 50.0 %, answerable refused 8.2 %.
+# Reached on 2026-12-01 (reports/answers.md): correct 71.7 %, unanswerable refused 92.3 %,
+# follow-ups correct 56.7 %, answerable refused 8.6 %.
 CORRECT_FLOOR = 0.67
 FALSE_CEILING = 0.01  # the goal: at most 1 % of replies state something false
 UNANSWERABLE_REFUSED_FLOOR = 0.88
 ANSWERABLE_REFUSED_CEILING = 0.12
-FOLLOWUP_CORRECT_FLOOR = 0.45
+FOLLOWUP_CORRECT_FLOOR = 0.50
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,7 @@ class FakeRetriever:
 
     reranker = None
 
-    def search(self, query, k=5):
+    def search(self, query, k=5, focus=None):
         unit = Passage("non-returnable-items#3", "non-returnable-items", "Items that can't be returned",
                        "https://help.example/non-returnable", "Hygiene and consumables",
                        "Opened consumables (candles, coffee, tea) cannot be returned.", "item", "")

@@ -54,7 +54,7 @@ def test_the_base_model_comes_from_the_wheel(base_dir):
 def test_training_targets_follow_what_was_retrieved(retriever):
     written = [
         {"id": "a", "question": "how long do i have to return a lamp", "article": "start-a-return",
-         "answer": "Once you register the return you have 14 days to send it [start-a-return]."},
+         "answer": "Returns must be registered within 30 days of delivery [start-a-return]."},
         {"id": "b", "question": "how long do i have to return a lamp", "article": "gift-cards",
          "answer": "Gift cards never expire [gift-cards]."},  # the gold article is not retrieved
         {"id": "d", "question": "how long do i have to return a lamp", "article": "start-a-return",

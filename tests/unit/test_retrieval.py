@@ -101,7 +101,7 @@ def test_a_table_row_is_an_answer_unit_with_its_headings(tmp_path):
         ("row", "UK: Standard: 5–8 days, £11.95; Express: 2–4 days, £24.95"),
         ("step", "Choose a region."),
         ("step", "Pay."),
-        ("item", "Pick-up points are US only."),
+        ("item", "Prices: Pick-up points are US only."),  # a bare item after no lead-in: its heading
     ]
     assert all(p.section.startswith("Prices by region:") for p in split_passages(article) if p.heading == "Prices")
 
