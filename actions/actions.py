@@ -43,8 +43,9 @@ class ActionAnswerSupport(Action):
     def __reduce__(self):
         # rasa-sdk's Sanic server hands its actions to the worker process by pickling them. The
         # worker rebuilds this one through _rebuilt_in_worker, which loads the knowledge base,
-        # the re-ranker, the confidence model and the drafter first: /health answers only once customers can be answered, and a missing or mismatched
-        # index stops the server at start-up with the command that fixes it. (The main process
+        # the re-ranker, the confidence model and the drafter first: /health answers only once
+        # customers can be answered, and a missing or mismatched index stops the server at
+        # start-up with the command that fixes it. (The main process
         # must not load torch: that fixes the multiprocessing start method and Sanic refuses to
         # start.)
         return (_rebuilt_in_worker, ())
