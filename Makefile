@@ -46,7 +46,7 @@ kb: $(KB) ## Build the knowledge-base index (only new or changed articles are em
 $(KB): $(wildcard knowledge/articles/*.md) | venvs
 	$(ACT_PY) -m bot kb build
 
-reranker: $(RERANKER) ## Train the re-ranker and fit the "I don't know" model (CPU: about 8 min, once)
+reranker: $(RERANKER) ## Train the re-ranker and fit the "I don't know" model (CPU: about 5 min, once)
 
 $(RERANKER): $(KB) $(wildcard data/generator/*.yml) bot/retrieval/rerank.py bot/retrieval/rerank_train.py | venvs
 	$(ACT_PY) -m bot reranker train
