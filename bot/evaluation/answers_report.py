@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 from collections import Counter
 from dataclasses import replace
@@ -67,7 +68,7 @@ def drafter_alone(outputs: Sequence[dict]) -> List[dict]:
     for out in outputs:
         draft = out.get("draft")
         if draft is None or draft["status"] in ("timeout", "fallback"):
-            alone.append(dict(out, text=out["text"] if out["kind"] == "no_answer" else out["text"]))
+            alone.append(out)
         else:
             alone.append(dict(out, text=draft["text"], kind="drafted"))
     return alone
@@ -89,7 +90,7 @@ def score(items: Sequence[Item], outputs: Sequence[dict]) -> dict:
     seconds = [o["seconds"] for o in outputs if o.get("seconds") is not None]
     false_items = [
         {"id": i.id, "q": i.q, "history": i.history, "reply": by_id[i.id]["text"][:300],
-         "matched": next(p for p in i.false if __import__("re").search(p, normalise(by_id[i.id]["text"])))}
+         "matched": next(p for p in i.false if re.search(p, normalise(by_id[i.id]["text"])))}
         for i in answerable if outcomes[i.id] == "false"
     ]
     n = max(len(answerable), 1)

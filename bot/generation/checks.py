@@ -280,13 +280,18 @@ ANSWER_VOCABULARY = frozenset((
 ).split())
 
 
+@lru_cache(maxsize=1)
+def _answer_vocabulary_stems() -> frozenset:
+    return frozenset(content_words(" ".join(ANSWER_VOCABULARY)))
+
+
 def check_novel(body: str, contexts: Sequence[Context], customer_text: Sequence[str],
                 vocabulary: Iterable[str] = ()) -> CheckResult:
     """Every content word is in the passages or the answer vocabulary; one the customer wrote
     but the passages lack is an echo ("REFUND APPROVED", "voucher code")."""
     passages = " ".join(c.render() for c in contexts)
     known = set(content_words(passages))
-    allowed = known | set(content_words(" ".join(ANSWER_VOCABULARY))) | set(vocabulary)
+    allowed = known | _answer_vocabulary_stems() | set(vocabulary)
     customer = set(content_words(" ".join(customer_text)))
     for word in content_words(NUMBER.sub(" ", body)):
         if word in allowed:
