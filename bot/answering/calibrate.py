@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Tuple
 
 from bot.answering.confidence import ConfidenceModel, features, fit
+from bot.answering.followup import as_searched, previous_question
 from bot.generation.dataset import TRAIN_DIR, read_written
 from bot.retrieval.rerank_train import split_of
 
@@ -25,7 +26,8 @@ def calibration_rows(retriever, root: Path) -> Tuple[list, list, list, dict]:
     rows, labels, answerable = [], [], []
     wrong_first = 0
     for w in written:
-        result = retriever.search(w["question"], k=5)
+        query, focus = as_searched(w["question"], previous_question(w))
+        result = retriever.search(query, k=5, focus=focus)
         signals = features(result)
         if w.get("article") is None:
             rows.append(signals)

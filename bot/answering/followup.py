@@ -10,7 +10,7 @@ does not win by itself), and the policy keeps whichever search the confidence mo
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 
 # Openings that lean on what was said before.
 LEADS = re.compile(
@@ -44,3 +44,17 @@ def is_followup(text: str, previous: Optional[str]) -> bool:
 def in_context(text: str, previous: str) -> str:
     """What a follow-up is searched with: the previous question, then the follow-up."""
     return f"{previous.strip()} {text.strip()}"
+
+
+def previous_question(example: dict) -> Optional[str]:
+    """The customer's previous message in a written example's history (data/generator/), if any."""
+    history = example.get("history") or []
+    return history[-1].get("user") if history else None
+
+
+def as_searched(text: str, previous: Optional[str]) -> Tuple[str, Optional[str]]:
+    """(query, focus) the way the policy searches a message in context: a follow-up after its
+    previous question, with its own words as the focus; any other message alone."""
+    if is_followup(text, previous):
+        return in_context(text, previous), text
+    return text, None

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
+from bot.answering.followup import as_searched, previous_question
 from bot.generation.dataset import TRAIN_DIR, read_written
 
 logger = logging.getLogger(__name__)
@@ -104,10 +105,12 @@ def make_triples(written: Sequence[dict], retriever, recipe: Recipe) -> Tuple[Li
         if not pos:
             skipped += 1
             continue
-        ranked = retriever.candidates(w["question"], recipe.candidates)
+        # A follow-up ("and for canada?") is learnt as the policy searches it: after the question before.
+        query, _ = as_searched(w["question"], previous_question(w))
+        ranked = retriever.candidates(query, recipe.candidates)
         hard = [i for i in ranked if i not in pos][: recipe.hard_negatives]
         for i in pos:
-            triples.append((w["question"], passages[i].context, [passages[j].context for j in hard]))
+            triples.append((query, passages[i].context, [passages[j].context for j in hard]))
     return triples, {"questions": len({t[0] for t in triples}), "pairs": len(triples),
                      "skipped_no_positive": skipped}
 

@@ -12,13 +12,13 @@ from bot.evaluation.answer_set import load, problems
 from bot.evaluation.answers_report import run_policy, score
 from bot.settings import get_settings
 
-# Reached on 2026-12-01 (reports/answers.md): correct 71.7 %, unanswerable refused 92.3 %,
-# follow-ups correct 56.7 %, answerable refused 8.6 %.
-CORRECT_FLOOR = 0.67
+# Reached on 2026-12-01 (reports/answers.md): correct 77.9 %, unanswerable refused 90.4 %,
+# follow-ups correct 66.7 %, answerable refused 7.4 %.
+CORRECT_FLOOR = 0.74
 FALSE_CEILING = 0.01  # the goal: at most 1 % of replies state something false
 UNANSWERABLE_REFUSED_FLOOR = 0.88
-ANSWERABLE_REFUSED_CEILING = 0.12
-FOLLOWUP_CORRECT_FLOOR = 0.50
+ANSWERABLE_REFUSED_CEILING = 0.10
+FOLLOWUP_CORRECT_FLOOR = 0.60
 
 
 @pytest.fixture(scope="module")

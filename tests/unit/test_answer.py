@@ -88,6 +88,17 @@ def test_a_close_second_row_of_the_same_table_joins_a_comparison():
     assert extractive_answer(result).text.startswith("- PayPal: 3–5 business days\n- Card: 5–10 business days\n")
 
 
+def test_a_close_unit_of_another_article_is_quoted_with_its_own_source():
+    other = Hit(Passage("gift-cards#3", "gift-cards", "Gift cards", "https://help.example/gift-cards", "Refunds",
+                        "Refunds to a gift card arrive within 24 hours.", "paragraph", ""), 0.6, 2, 0.79)
+    far = _hit(3, "Bank transfer: 7 business days", rerank=0.60, rank=3)
+    result = SearchResult("refund to gift card", [_hit(1, "Store credit: 24 hours", rerank=0.82), other, far], 0.4)
+    assert extractive_answer(result).text == (
+        "- Store credit: 24 hours\n- Refunds to a gift card arrive within 24 hours.\n"
+        "More in our help centre: How long refunds take > Times - https://help.example/refunds; "
+        "Gift cards > Refunds - https://help.example/gift-cards")
+
+
 def test_a_step_brings_the_whole_list_of_steps():
     section = "Do this:\n\n1. Open Account > Orders.\n2. Select Return items.\n3. Print the label."
     result = SearchResult("how do i return", [_hit(1, "Select Return items.", kind="step", section=section)], 0.4)
