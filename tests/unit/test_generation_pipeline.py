@@ -165,16 +165,19 @@ def test_the_customer_gets_the_extractive_answer_when_the_draft_fails(monkeypatc
     from bot import services
     from bot.generation.runtimes import Generation
 
+    question = "check refund policy: how long does a refund take"
+    cited = retriever.search(question, k=1).hits[0].article_id  # cites what was found: only the facts are wrong
+
     class Inventing:  # a stand-in model: this test is about the decision, not the decoding
         tokenizer = None
 
         def generate(self, prompt, max_new_tokens, deadline_s):
-            return Generation("Refunds take 2 days and cost $99 [return-policy].", 300, 12, 0.1, 0.3, False)
+            return Generation(f"Refunds take 2 days and cost $99 [{cited}].", 300, 12, 0.1, 0.3, False)
 
     drafter = Drafter(Inventing(), "inventing", retriever.embedder.encode, 0.6)
     monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
     monkeypatch.setattr(services, "get_drafter", lambda settings=None: drafter)
-    answer = services.answer("check refund policy: how long does a refund take")
+    answer = services.answer(question)
     assert answer.kind == "extractive"
     assert answer.draft.status == "rejected" and answer.draft.failed_check == "facts"
     assert "$99" not in answer.text
