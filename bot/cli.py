@@ -5,6 +5,7 @@
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
   python -m bot reranker train   the re-ranker and the "I don't know" model (make reranker)
+  python -m bot nlu-encoder train  MiniLM fine-tuned on our intents, for the Rasa pipeline (make train)
   python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
   python -m bot generator ... the reply drafter: data, finetune, ensure, draft
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
@@ -127,6 +128,26 @@ def _cmd_reranker_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_nlu_encoder_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bot.nlu.encoder import packaged_model_dir
+    from bot.nlu.encoder_train import Recipe, is_current, read_nlu, train
+
+    settings = get_settings()
+    data = Path(args.data) if args.data else settings.root / "data" / "nlu"
+    examples = read_nlu(sorted(data.glob("*.yml")) if data.is_dir() else [data])
+    out = Path(args.out) if args.out else settings.nlu_encoder_dir
+    if not args.force and is_current(out, examples):
+        print(f"NLU encoder: {out} is current for {data} (--force retrains)")
+        return 0
+    recipe = Recipe() if args.max_minutes is None else replace(Recipe(), max_minutes=args.max_minutes)
+    manifest = train(Path(args.base) if args.base else packaged_model_dir(), out, examples, recipe)
+    print(f"NLU encoder: {manifest['data']['examples']} examples, {manifest['steps']} steps in "
+          f"{manifest['seconds']:.0f} s -> {out}")
+    return 0
+
+
 def _cmd_nlu_report(args: argparse.Namespace) -> int:
     from bot.evaluation.nlu_report import main as report_main
 
@@ -170,6 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
     train.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
     train.set_defaults(func=_cmd_reranker_train)
+
+    encoder = sub.add_parser("nlu-encoder", help="the MiniLM encoder fine-tuned on our intents (make train)")
+    encoder_sub = encoder.add_subparsers(dest="nlu_encoder_command", required=True)
+    encoder_train = encoder_sub.add_parser(
+        "train", help="fine-tune MiniLM on data/nlu (skipped when the saved one is current)",
+        description="Example: python -m bot nlu-encoder train --force",
+    )
+    encoder_train.add_argument("--force", action="store_true", help="retrain even when current")
+    encoder_train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+    encoder_train.add_argument("--base", default=None, help="model to start from (default: the packaged MiniLM)")
+    encoder_train.add_argument("--data", default=None, help="NLU file or folder (default: data/nlu)")
+    encoder_train.add_argument("--out", default=None, help="where to save it (default: models/nlu-encoder)")
+    encoder_train.set_defaults(func=_cmd_nlu_encoder_train)
 
     from bot.storage.logs_cli import add_logs_commands
 

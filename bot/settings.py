@@ -174,6 +174,12 @@ class Settings:
         return self.models_dir / "reranker"
 
     @property
+    def nlu_encoder_dir(self) -> Path:
+        """MiniLM fine-tuned on our intents (`python -m bot nlu-encoder train`); config.yml's
+        MiniLMFeaturizer reads it as `model_dir: models/nlu-encoder`."""
+        return self.models_dir / "nlu-encoder"
+
+    @property
     def confidence_path(self) -> Path:
         """The fitted "I don't know" model (made by `python -m bot reranker train`)."""
         if self.kb_confidence not in ("auto", "off"):

@@ -24,7 +24,7 @@ from bot.settings import get_settings
 
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
-THRESHOLDS = [round(0.30 + 0.05 * i, 2) for i in range(14)]  # 0.30 .. 0.95
+THRESHOLDS = [round(0.10 + 0.05 * i, 2) for i in range(18)]  # 0.10 .. 0.95
 
 logger = logging.getLogger(__name__)
 

@@ -3,13 +3,18 @@
 Sentence feature: the normalised mean-pooled embedding (what sentence-transformers returns).
 Sequence features: for each Rasa token, the mean of the MiniLM wordpiece states inside its span,
 so the rows line up with the sparse features of the other featurizers.
-The model runs in NumPy (`bot.nlu.encoder`), loaded once per process from the packaged wheel.
+The model runs in NumPy (`bot.nlu.encoder`), loaded once per process: from `model_dir` (our
+fine-tuned copy, bot/nlu/encoder_train.py; relative paths are from the project root), or from the
+packaged wheel when `model_dir` is empty. The fine-tuned copy's data hash is part of the
+component's fingerprint, so Rasa recomputes the features when the encoder is retrained.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, Dict, List, Optional, Text
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -27,15 +32,29 @@ from bot.nlu.encoder import MiniLMEncoder, pool_to_spans
 
 logger = logging.getLogger(__name__)
 
-_ENCODER: Optional[MiniLMEncoder] = None
+_ENCODERS: Dict[Tuple[str, int], MiniLMEncoder] = {}
 
 
-def _encoder(max_tokens: int) -> MiniLMEncoder:
-    global _ENCODER
-    if _ENCODER is None:
-        _ENCODER = MiniLMEncoder(max_tokens=max_tokens)
-        logger.info("nlu.minilm_loaded dim=%d", _ENCODER.dim)
-    return _ENCODER
+def _model_dir(config: Dict[Text, Any]) -> Optional[Path]:
+    """The configured encoder directory, or None for the packaged all-MiniLM-L6-v2."""
+    from bot.settings import ROOT
+
+    name = str(config.get("model_dir") or "")
+    if not name:
+        return None
+    path = Path(name) if Path(name).is_absolute() else Path(ROOT) / name
+    if not (path / "manifest.json").exists():
+        raise FileNotFoundError(f"MiniLMFeaturizer: no fine-tuned encoder in {path}: run `make train`")
+    return path
+
+
+def _encoder(config: Dict[Text, Any]) -> MiniLMEncoder:
+    model_dir = _model_dir(config)
+    key = (str(model_dir or ""), int(config.get("max_tokens", 128)))
+    if key not in _ENCODERS:
+        _ENCODERS[key] = MiniLMEncoder(model_dir, max_tokens=key[1])
+        logger.info("nlu.minilm_loaded dim=%d from=%s", _ENCODERS[key].dim, key[0] or "package")
+    return _ENCODERS[key]
 
 
 @DefaultV1Recipe.register(
@@ -48,7 +67,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**DenseFeaturizer.get_default_config(), "max_tokens": 128, "batch_size": 64}
+        return {**DenseFeaturizer.get_default_config(), "max_tokens": 128, "batch_size": 64, "model_dir": ""}
 
     @staticmethod
     def required_packages() -> List[Text]:
@@ -74,8 +93,16 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         **kwargs: Any,
     ) -> "MiniLMFeaturizer":
         """Loads the encoder with the Rasa model, so the first customer does not wait for it."""
-        _encoder(int(config.get("max_tokens", 128)))
+        _encoder(config)
         return cls.create(config, model_storage, resource, execution_context)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
+        """The fine-tuned encoder's data hash: new weights mean new features."""
+        model_dir = _model_dir(config)
+        if model_dir is None:
+            return None
+        return json.loads((model_dir / "manifest.json").read_text())["data"]["hash"]
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -86,7 +113,7 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
         todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
         if not todo:
             return
-        encoder = _encoder(int(self._config["max_tokens"]))
+        encoder = _encoder(self._config)
         encoded = encoder.encode([m.get(TEXT) for m in todo], int(self._config["batch_size"]))
         for message, enc in zip(todo, encoded):
             spans = [(t.start, t.end) for t in message.get(TOKENS_NAMES[TEXT])]
