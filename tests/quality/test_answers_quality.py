@@ -12,7 +12,7 @@ from bot.evaluation.answer_set import load, problems
 from bot.evaluation.answers_report import run_policy, score
 from bot.settings import get_settings
 
-# Reached on 2026-12-01 (reports/answers.md): correct 77.9 %, unanswerable refused 90.4 %,
+# Reached on 2026-12-01 (reports/answers.md): correct 78.3 %, unanswerable refused 90.4 %,
 # follow-ups correct 66.7 %, answerable refused 7.4 %.
 CORRECT_FLOOR = 0.74
 FALSE_CEILING = 0.01  # the goal: at most 1 % of replies state something false

@@ -13,10 +13,11 @@ import pytest
 
 from bot.settings import get_settings
 
-# Measured 2026-12-01 (reports/nlu.md, reports/nlu_voices.md); see the closing note of issue 13.
+# Measured 2026-12-01 as deployed (reports/nlu.md, reports/nlu_voices.md): in scope 0.972 and
+# 0.981, out of scope caught 0.950 and 0.967.
 FLOORS = {
-    "heldout": {"in_scope": 0.90, "oos_caught": 0.90},
-    "heldout_voices": {"in_scope": 0.90, "oos_caught": 0.90},
+    "heldout": {"in_scope": 0.94, "oos_caught": 0.92},
+    "heldout_voices": {"in_scope": 0.95, "oos_caught": 0.93},
 }
 
 
