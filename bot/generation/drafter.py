@@ -9,8 +9,9 @@
 The model decodes greedily except for one choice: it refuses only when its refusal is at least
 `refusal_min_prob` likely, else it answers (runtimes.decode says why).
 
-One draft at a time: on a 2-core machine two decodes at once only make both miss their budget, so
-a turn that finds the drafter busy waits at most its budget and then falls back.
+One draft at a time: on a 2-core machine two decodes at once only make both miss their budget. A
+turn that finds the drafter busy does not wait for it: it gets the extractive answer at once
+(outcome "fallback", "drafter busy"), so no customer's answer queues behind another's draft.
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ class Drafter:
                 new_tokens=generation.new_tokens if generation else None,
             )
 
-        if not self._busy.acquire(timeout=max(0.0, deadline_s - (time.perf_counter() - started))):
-            return DraftResult(None, False, outcome("timeout", failed="drafter busy"))
+        if not self._busy.acquire(blocking=False):
+            return DraftResult(None, False, outcome("fallback", failed="drafter busy"))
         try:
             left = deadline_s - (time.perf_counter() - started)
             generation = decode(self.runtime, prompt, self.max_new_tokens, left, self.refusal_min_prob)

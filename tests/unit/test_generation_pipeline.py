@@ -160,6 +160,40 @@ def test_a_draft_over_its_budget_is_abandoned(smoke_run, retriever):
     assert result.reply is None and result.outcome.status == "timeout"
 
 
+def test_a_turn_that_finds_the_drafter_busy_does_not_wait_for_it(monkeypatch, retriever):
+    """While one customer's draft decodes, another customer's turn gets its answer at once."""
+    import threading
+
+    from bot.answering.policy import Components, respond
+    from bot.generation.runtimes import Generation
+
+    release, decoding = threading.Event(), threading.Event()
+
+    class Slow:  # a stand-in model that decodes until told to stop
+        tokenizer = None
+
+        def generate(self, prompt, max_new_tokens, deadline_s):
+            decoding.set()
+            release.wait(10)
+            return Generation("Refunds take 2 days [return-policy].", 300, 12, 0.1, 0.3, False)
+
+    drafter = Drafter(Slow(), "slow", retriever.embedder.encode, 0.6)
+    monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
+    components = Components(retriever, drafter=drafter, draft_deadline_s=5.0)
+    first = threading.Thread(target=respond, args=(components, "how long do refunds to paypal take",))
+    first.start()
+    try:
+        assert decoding.wait(5)
+        started = time.perf_counter()
+        answer = respond(components, "how long does express shipping to canada take")
+        assert time.perf_counter() - started < 1.0
+        assert answer.kind == "extractive" and "Canada" in answer.text
+        assert answer.draft.status == "fallback" and answer.draft.failed_check == "drafter busy"
+    finally:
+        release.set()
+        first.join()
+
+
 def test_the_customer_gets_the_extractive_answer_when_the_draft_fails(monkeypatch, retriever):
     """services.answer: a draft that fails its checks is logged as rejected, never sent."""
     from bot import services
