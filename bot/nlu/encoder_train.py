@@ -21,14 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import random
 import re
-import shutil
-import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -104,7 +100,9 @@ def batches(examples: Sequence[Tuple[str, str]], recipe: Recipe, rng: random.Ran
 def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], recipe: Recipe = Recipe()) -> dict:
     """Fine-tunes, saves and describes the encoder in out_dir; returns its manifest."""
     import torch
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModel, AutoTokenizer
+
+    from bot.finetune import optimise, save
 
     torch.manual_seed(recipe.seed)
     rng = random.Random(recipe.seed)
@@ -113,10 +111,7 @@ def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], re
     model = AutoModel.from_pretrained(str(base_dir), add_pooling_layer=False).to(device)
     labels = sorted({intent for _, intent in examples})
     label_of = {name: i for i, name in enumerate(labels)}
-    steps_per_epoch = len(batches(examples, recipe, random.Random(0)))
-    total = steps_per_epoch * recipe.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
-    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup * total), total)
+    total = len(batches(examples, recipe, random.Random(0))) * recipe.epochs
 
     def embed(texts: List[str]):
         batch = tokenizer(texts, truncation=True, max_length=recipe.max_tokens, padding=True,
@@ -126,46 +121,24 @@ def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], re
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, dim=-1)
 
-    started, step, losses, stopped_early = time.monotonic(), 0, [], False
-    model.train()
-    for epoch in range(recipe.epochs):
-        for batch in batches(examples, recipe, rng):
-            vectors = embed([examples[i][0] for i in batch])
-            y = torch.tensor([label_of[examples[i][1]] for i in batch], device=device)
-            logits = vectors @ vectors.T / recipe.temperature
-            self_mask = torch.eye(len(batch), dtype=torch.bool, device=device)
-            logits = logits.masked_fill(self_mask, -1e4)
-            positive = (y[:, None] == y[None, :]) & ~self_mask
-            log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-            has_positive = positive.any(1)
-            loss = -((log_prob * positive).sum(1)[has_positive] / positive.sum(1)[has_positive]).mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            losses.append(float(loss.detach()))
-            if step % 20 == 0:
-                logger.info("nlu_encoder.step %d/%d loss %.4f (%.0f s)", step, total,
-                            sum(losses[-20:]) / 20, time.monotonic() - started)
-            if time.monotonic() - started > recipe.max_minutes * 60:
-                stopped_early = True
-                break
-        if stopped_early:
-            break
+    def loss_of(batch: List[int]):
+        """Supervised contrastive: each message's log-probability of the others of its intent."""
+        vectors = embed([examples[i][0] for i in batch])
+        y = torch.tensor([label_of[examples[i][1]] for i in batch], device=device)
+        self_mask = torch.eye(len(batch), dtype=torch.bool, device=device)
+        logits = (vectors @ vectors.T / recipe.temperature).masked_fill(self_mask, -1e4)
+        positive = (y[:, None] == y[None, :]) & ~self_mask
+        log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+        has_positive = positive.any(1)
+        return -((log_prob * positive).sum(1)[has_positive] / positive.sum(1)[has_positive]).mean()
 
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    model.eval()
-    model.save_pretrained(str(out_dir), safe_serialization=True)
-    tokenizer.save_pretrained(str(out_dir))
+    epochs = (batches(examples, recipe, rng) for _ in range(recipe.epochs))
+    progress = optimise(model, epochs, loss_of, total, recipe.lr, recipe.warmup, recipe.max_minutes,
+                        "nlu_encoder", log_every=20)
     counts: Dict[str, int] = defaultdict(int)
     for _, intent in examples:
         counts[intent] += 1
-    manifest = {
+    return save(model, tokenizer, out_dir, {
         "format_version": FORMAT_VERSION,
         "kind": "MiniLM, supervised contrastive fine-tune on intents",
         "base_model": str(base_dir),
@@ -173,16 +146,8 @@ def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], re
         "recipe": asdict(recipe),
         "data": {"examples": len(examples), "intents": len(labels), "hash": data_hash(examples),
                  "per_intent": dict(sorted(counts.items()))},
-        "steps": step,
         "steps_planned": total,
-        "stopped_early": stopped_early,
-        "final_loss": sum(losses[-20:]) / max(1, len(losses[-20:])),
-        "seconds": round(time.monotonic() - started, 1),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    manifest["status"] = "good"  # last: a crashed run has no good manifest
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return manifest
+    }, progress, loss_window=20)
 
 
 def read_manifest(model_dir: Path) -> Dict:
@@ -199,6 +164,3 @@ def is_current(model_dir: Path, examples: Sequence[Tuple[str, str]]) -> bool:
     return bool(manifest) and manifest.get("format_version") == FORMAT_VERSION and \
         manifest["data"]["hash"] == data_hash(examples)
 
-
-def steps_estimate(n_examples: int, recipe: Recipe = Recipe()) -> int:
-    return recipe.epochs * math.ceil(n_examples / (recipe.intents_per_batch * recipe.per_intent))

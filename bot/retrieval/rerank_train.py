@@ -23,11 +23,8 @@ import logging
 import math
 import random
 import re
-import shutil
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
@@ -122,8 +119,9 @@ def train(retriever, base_dir: str, out_dir: Path, recipe: Recipe = Recipe(), ro
     own positive, the others' positives, and the hard negatives) with the question's positive
     as the target (in-batch negatives, as sentence-transformers' MultipleNegativesRankingLoss)."""
     import torch
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoModel, AutoTokenizer
 
+    from bot.finetune import optimise, save
     from bot.retrieval.rerank import FORMAT_VERSION, MAX_TOKENS, mean_pooled
 
     written = [w for w in read_written(root / TRAIN_DIR) if split_of(w["id"]) == "rerank"]
@@ -135,54 +133,31 @@ def train(retriever, base_dir: str, out_dir: Path, recipe: Recipe = Recipe(), ro
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModel.from_pretrained(base_dir, add_pooling_layer=False).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
-    steps_per_epoch = math.ceil(len(triples) / recipe.batch_size)
-    total = steps_per_epoch * recipe.epochs
-    schedule = get_linear_schedule_with_warmup(optimizer, int(recipe.warmup * total), total)
+    total = math.ceil(len(triples) / recipe.batch_size) * recipe.epochs
     rng = random.Random(recipe.seed)
 
     def embed(texts):
         batch = tokenizer(texts, truncation=True, max_length=MAX_TOKENS, padding=True, return_tensors="pt").to(device)
         return mean_pooled(model, batch)
 
-    started, step, losses, stopped_early = time.monotonic(), 0, [], False
-    model.train()
-    for epoch in range(recipe.epochs):
+    def epoch():
         order = list(range(len(triples)))
         rng.shuffle(order)
-        for start in range(0, len(order), recipe.batch_size):
-            batch = [triples[i] for i in order[start:start + recipe.batch_size]]
-            questions = embed([b[0] for b in batch])
-            units = embed([b[1] for b in batch] + [n for b in batch for n in b[2]])
-            logits = recipe.scale * questions @ units.T
-            # A unit that is also another question's positive is not a negative for it.
-            same = torch.tensor([[b[1] == c[1] and i != j for j, c in enumerate(batch)] for i, b in enumerate(batch)])
-            logits[:, : len(batch)] = logits[:, : len(batch)].masked_fill(same.to(device), -1e4)
-            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch), device=device))
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad()
-            step += 1
-            losses.append(float(loss.detach()))
-            if step % 10 == 0:
-                logger.info("reranker.step %d/%d loss %.4f (%.0f s)", step, total,
-                            sum(losses[-10:]) / 10, time.monotonic() - started)
-            if time.monotonic() - started > recipe.max_minutes * 60:
-                stopped_early = True
-                break
-        if stopped_early:
-            break
+        return ([triples[i] for i in order[start:start + recipe.batch_size]]
+                for start in range(0, len(order), recipe.batch_size))
 
-    out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    model.eval()
-    model.save_pretrained(str(out_dir))
-    tokenizer.save_pretrained(str(out_dir))
-    manifest = {
+    def loss_of(batch):
+        questions = embed([b[0] for b in batch])
+        units = embed([b[1] for b in batch] + [n for b in batch for n in b[2]])
+        logits = recipe.scale * questions @ units.T
+        # A unit that is also another question's positive is not a negative for it.
+        same = torch.tensor([[b[1] == c[1] and i != j for j, c in enumerate(batch)] for i, b in enumerate(batch)])
+        logits[:, : len(batch)] = logits[:, : len(batch)].masked_fill(same.to(device), -1e4)
+        return torch.nn.functional.cross_entropy(logits, torch.arange(len(batch), device=device))
+
+    progress = optimise(model, (epoch() for _ in range(recipe.epochs)), loss_of, total, recipe.lr,
+                        recipe.warmup, recipe.max_minutes, "reranker")
+    return save(model, tokenizer, out_dir, {
         "format_version": FORMAT_VERSION,
         "kind": "bi-encoder, contrastive (in-batch and hard negatives)",
         "base_model": str(base_dir),
@@ -190,13 +165,5 @@ def train(retriever, base_dir: str, out_dir: Path, recipe: Recipe = Recipe(), ro
         "recipe": asdict(recipe),
         "data": {"source": str(TRAIN_DIR), "split": "rerank", **counts, "hash": data_hash},
         "kb_split_version": retriever.kb.manifest.get("split_version"),
-        "steps": step,
         "steps_planned": total,
-        "stopped_early": stopped_early,
-        "final_loss": sum(losses[-10:]) / max(1, len(losses[-10:])),
-        "seconds": round(time.monotonic() - started, 1),
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    manifest["status"] = "good"  # last: a crashed run has no good manifest
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return manifest
+    }, progress)
