@@ -5,8 +5,10 @@ Sequence features: for each Rasa token, the mean of the MiniLM wordpiece states 
 so the rows line up with the sparse features of the other featurizers.
 The model runs in NumPy (`bot.nlu.encoder`), loaded once per process: from `model_dir` (our
 fine-tuned copy, bot/nlu/encoder_train.py; relative paths are from the project root), or from the
-packaged wheel when `model_dir` is empty. The fine-tuned copy's data hash is part of the
-component's fingerprint, so Rasa recomputes the features when the encoder is retrained.
+packaged wheel when `model_dir` is empty. The fine-tuned copy's data hash and training time are
+part of the component's fingerprint, so Rasa recomputes the features when the encoder is
+retrained. The Rasa model does not carry the encoder: `make train` retrains Rasa whenever the
+encoder changes, and so must anyone who retrains the encoder by hand.
 """
 
 from __future__ import annotations
@@ -98,11 +100,12 @@ class MiniLMFeaturizer(DenseFeaturizer, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
-        """The fine-tuned encoder's data hash: new weights mean new features."""
+        """The fine-tuned encoder's data hash and training time: new weights mean new features."""
         model_dir = _model_dir(config)
         if model_dir is None:
             return None
-        return json.loads((model_dir / "manifest.json").read_text())["data"]["hash"]
+        manifest = json.loads((model_dir / "manifest.json").read_text())
+        return f"{manifest['data']['hash']}:{manifest['trained_at']}"
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
