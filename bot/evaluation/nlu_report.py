@@ -152,7 +152,8 @@ def render_markdown(title: str, model: Path, summary: Dict[str, Any], threshold:
         "|---|---|---|---|",
     ]
     for row in summary["sweep"]:
-        mark = " **(best)**" if row["threshold"] == summary["best_threshold"]["threshold"] else ""
+        # The deployed threshold was chosen on a dev split of the training data, not on this set.
+        mark = " **(deployed)**" if threshold is not None and abs(row["threshold"] - threshold) < 1e-9 else ""
         lines.append(
             f"| {row['threshold']:.2f}{mark} | {row['in_scope_accuracy']:.3f} | "
             f"{row['oos_caught']:.3f} | {row['balanced']:.3f} |"
