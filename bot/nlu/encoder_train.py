@@ -111,7 +111,9 @@ def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], re
     model = AutoModel.from_pretrained(str(base_dir), add_pooling_layer=False).to(device)
     labels = sorted({intent for _, intent in examples})
     label_of = {name: i for i, name in enumerate(labels)}
-    total = len(batches(examples, recipe, random.Random(0))) * recipe.epochs
+    # Every epoch's batches drawn up front, so the schedule's length is the real number of steps.
+    epochs = [batches(examples, recipe, rng) for _ in range(recipe.epochs)]
+    total = sum(len(epoch) for epoch in epochs)
 
     def embed(texts: List[str]):
         batch = tokenizer(texts, truncation=True, max_length=recipe.max_tokens, padding=True,
@@ -132,7 +134,6 @@ def train(base_dir: Path, out_dir: Path, examples: Sequence[Tuple[str, str]], re
         has_positive = positive.any(1)
         return -((log_prob * positive).sum(1)[has_positive] / positive.sum(1)[has_positive]).mean()
 
-    epochs = (batches(examples, recipe, rng) for _ in range(recipe.epochs))
     progress = optimise(model, epochs, loss_of, total, recipe.lr, recipe.warmup, recipe.max_minutes,
                         "nlu_encoder", log_every=20)
     counts: Dict[str, int] = defaultdict(int)
