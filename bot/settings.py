@@ -111,6 +111,17 @@ class Settings:
     wechat_api_url: str = "https://api.weixin.qq.com"  # WeChat Official Account API
     wechat_reply_window_s: float = 4.0  # WeChat waits 5 s; a slower answer goes through its API
 
+    # The shop's order system (bot/orders/): the bot looks up, cancels and returns orders through
+    # its HTTP contract (docs/store-openapi.json). By default `make run` starts the demo store
+    # service (store/) on store_port; point BOT_STORE_URL at your shop's own service and set
+    # BOT_STORE_DEMO=false to use that instead.
+    store_url: str = ""  # default: the demo store on this machine, http://127.0.0.1:<store_port>
+    store_port: int = 5060
+    store_demo: bool = True  # `make run` and the integration tests start store/ themselves
+    store_timeout_s: float = 2.0  # one request; reads are tried again within action_deadline_s
+    verify_max_failures: int = 5  # wrong order number/e-mail pairs in one conversation before a pause
+    verify_pause_s: float = 900.0  # how long further tries are refused after that
+
     # Drafting replies with the fine-tuned generator (bot/generation/)
     # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,
     # and never slower (reports/answers.md). "auto": the latest good run under
@@ -136,6 +147,10 @@ class Settings:
             object.__setattr__(self, "tracker_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
         if not self.log_url:
             object.__setattr__(self, "log_url", f"sqlite:///{self.var_dir / 'conversations.db'}")
+        if not self.store_url:
+            object.__setattr__(self, "store_url", f"http://{self.client_host}:{self.store_port}")
+        if self.store_timeout_s <= 0:
+            raise SettingsError("BOT_STORE_TIMEOUT_S must be positive")
         if self.max_message_chars < 1:
             raise SettingsError("BOT_MAX_MESSAGE_CHARS must be at least 1")
         if self.reply_deadline_s <= 0 or self.action_deadline_s <= 0 or self.log_deadline_s <= 0:

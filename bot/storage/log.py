@@ -53,9 +53,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.storage.db import WRITE, normalize_url
 from bot.storage.models import (
     DRAFT_STATUSES,
+    ORDER_OUTCOMES,
     Conversation,
     Draft,
     Feedback,
+    OrderAction,
     Retrieval,
     Turn,
     utcnow,
@@ -95,6 +97,17 @@ class DraftRecord:
 
 
 @dataclass
+class OrderActionRecord:
+    """One call the turn made to the shop's order system, and how it ended."""
+
+    order_number: Optional[str]
+    operation: str  # verify, track, cancel, change_address, return, refund, invoice ...
+    outcome: str  # done, refused or failed
+    reason: Optional[str] = None
+    latency_ms: Optional[int] = None
+
+
+@dataclass
 class TurnRecord:
     """One customer message and the bot's reply, as the action server knows them."""
 
@@ -112,6 +125,7 @@ class TurnRecord:
     # customer asked for is an answer.
     answered: bool = True
     handoff: bool = False  # the bot passed the customer to a person on this turn
+    order_actions: List[OrderActionRecord] = field(default_factory=list)
     record_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # makes replays idempotent
     created_at: datetime = field(default_factory=utcnow)
 
@@ -134,6 +148,7 @@ class PreparedTurn:
     created_at: datetime
     retrievals: List[RetrievalRecord]
     draft: Optional[DraftRecord]
+    order_actions: List[OrderActionRecord] = field(default_factory=list)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -146,6 +161,8 @@ class PreparedTurn:
         data["created_at"] = datetime.fromisoformat(data["created_at"])
         data["retrievals"] = [RetrievalRecord(**r) for r in data["retrievals"]]
         data["draft"] = DraftRecord(**data["draft"]) if data["draft"] else None
+        # A spool written before order actions existed has none.
+        data["order_actions"] = [OrderActionRecord(**a) for a in data.get("order_actions", [])]
         return cls(**data)
 
 
@@ -238,6 +255,12 @@ class ConversationLog:
             _check_length("generator_run", draft.generator_run, 200)
             _check_length("prompt_hash", draft.prompt_hash, 64)
             _check_length("failed_check", draft.failed_check, 100)
+        for action in record.order_actions:
+            if action.outcome not in ORDER_OUTCOMES:
+                raise ValueError(f"order action outcome must be one of {ORDER_OUTCOMES}")
+            _check_length("order_number", action.order_number, 16)
+            _check_length("operation", action.operation, 32)
+            _check_length("reason", action.reason, 100)
         try:
             entities = json.loads(json.dumps(record.entities or []))
         except (TypeError, ValueError) as e:
@@ -264,6 +287,7 @@ class ConversationLog:
             created_at=_as_utc(record.created_at),
             retrievals=[RetrievalRecord(**asdict(r)) for r in record.retrievals],
             draft=draft,
+            order_actions=[OrderActionRecord(**asdict(a)) for a in record.order_actions],
         )
 
     def record_turn(self, record: TurnRecord) -> int:
@@ -304,6 +328,10 @@ class ConversationLog:
                     drafts=[Draft(**asdict(turn.draft), created_at=turn.created_at)]
                     if turn.draft is not None
                     else [],
+                    order_actions=[
+                        OrderAction(**asdict(a), created_at=turn.created_at)
+                        for a in turn.order_actions
+                    ],
                 )
                 session.add(row)
                 session.flush()
@@ -375,6 +403,7 @@ class ConversationLog:
         with self._sessions() as session, session.begin():
             session.connection(execution_options=WRITE)
             for table, statement in (
+                ("order_actions", delete(OrderAction).where(OrderAction.turn_id.in_(turn_ids))),
                 ("feedback", delete(Feedback).where(
                     Feedback.turn_id.in_(turn_ids) | Feedback.draft_id.in_(draft_ids))),
                 ("drafts", delete(Draft).where(Draft.turn_id.in_(turn_ids))),

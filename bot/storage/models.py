@@ -5,6 +5,7 @@
     retrievals     the knowledge-base passages a turn's search returned, by rank
     drafts         what the generator drafted for a turn and what became of the draft
     feedback       a rating or a corrected reply, for a turn or for a draft
+    order_actions  what a turn did on a customer's order: which order, which operation, outcome
 
 Text is stored with personal data masked (bot/storage/privacy.py) and senders only as a keyed hash.
 Times are UTC. The schema is created by the Alembic migrations in bot/storage/migrations/, which
@@ -35,6 +36,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 DRAFT_STATUSES = ("sent", "rejected", "timeout", "fallback")
+# done: the shop did it (or showed it); refused: its rules or the identity check said no;
+# failed: the order system did not answer.
+ORDER_OUTCOMES = ("done", "refused", "failed")
 
 # JSON on SQLite (text underneath), JSONB on PostgreSQL.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -133,6 +137,9 @@ class Turn(Base):
     drafts: Mapped[List["Draft"]] = relationship(
         back_populates="turn", cascade="all, delete-orphan", passive_deletes=True
     )
+    order_actions: Mapped[List["OrderAction"]] = relationship(
+        back_populates="turn", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Retrieval(Base):
@@ -191,3 +198,26 @@ class Feedback(Base):
     rating: Mapped[Optional[int]] = mapped_column(Integer)  # e.g. -1/+1 or 1..5, as the UI asks
     edited_text: Mapped[Optional[str]] = mapped_column(Text)  # an agent's corrected reply
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrderAction(Base):
+    """One call a turn made to the shop's order system (bot/orders/). The order number is kept:
+    it is how a support team finds what the bot did; the e-mail that proved it never is."""
+
+    __tablename__ = "order_actions"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('done', 'refused', 'failed')", name="outcome_known"),
+        Index("ix_order_actions_turn_id", "turn_id"),
+        Index("ix_order_actions_order_number", "order_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    turn_id: Mapped[int] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
+    order_number: Mapped[Optional[str]] = mapped_column(String(16))
+    operation: Mapped[str] = mapped_column(String(32))  # verify, track, cancel, return ...
+    outcome: Mapped[str] = mapped_column(String(16))  # one of ORDER_OUTCOMES
+    reason: Mapped[Optional[str]] = mapped_column(String(100))  # why refused or failed
+    latency_ms: Mapped[Optional[int]] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    turn: Mapped[Turn] = relationship(back_populates="order_actions")

@@ -26,6 +26,7 @@ from bot.storage.db import make_engine, normalize_url, session_factory
 from bot.storage.log import (
     ConversationLog,
     DraftRecord,
+    OrderActionRecord,
     RetrievalRecord,
     erase_tracker_events,
     percentile,
@@ -220,6 +221,7 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
             sender, text, "track_order", 0,
             retrievals=[RetrievalRecord("track-order", "track-order#1", 0.7, 1)],
             draft=DraftRecord("run-1", "c" * 64, f"About your {text}", "rejected", "unsupported"),
+            order_actions=[OrderActionRecord("482913", "track", "done", latency_ms=40)],
         ))
         second = log.record_turn(turn(sender, "thanks", "thank_you", 1))
         log.add_feedback(turn_id=first, rating=1)
@@ -238,7 +240,7 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
     counts["events"] = erase_tracker_events(migrated_url, "alice-7731")
 
     assert counts == {"feedback": 3, "drafts": 1, "retrievals": 1, "turns": 2, "conversations": 1,
-                      "events": 2}
+                      "order_actions": 1, "events": 2}
     alice_hash = hash_sender("alice-7731", SALT)
     for table in LOG_TABLES | {"events"}:
         text = json.dumps(dump(engine, table), default=str)
@@ -246,12 +248,13 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
             assert trace not in text, f"{trace!r} is still in {table}"
     # Bob is untouched.
     assert {t: count(engine, t) for t in LOG_TABLES | {"events"}} == {
-        "conversations": 1, "turns": 2, "retrievals": 1, "drafts": 1, "feedback": 3, "events": 2}
+        "conversations": 1, "turns": 2, "retrievals": 1, "drafts": 1, "feedback": 3,
+        "order_actions": 1, "events": 2}
 
 
 def test_erasing_an_unknown_sender_or_a_tracker_without_events_deletes_nothing(log, migrated_url):
     assert log.erase_sender("nobody") == dict.fromkeys(
-        ["feedback", "drafts", "retrievals", "turns", "conversations"], 0)
+        ["order_actions", "feedback", "drafts", "retrievals", "turns", "conversations"], 0)
     assert erase_tracker_events(migrated_url, "nobody") == 0  # no events table there
 
 
