@@ -21,6 +21,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.orders import order_intents, pending_question
 from actions.turn_log import log_turn, response_text
 from bot import services
 from bot.answer import SEARCH_FAILED, SUPPORT_INTENTS, Answer, strip_entities
@@ -30,6 +31,9 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that says it can't help
+# After the help centre's answer to an order question that named no order.
+ORDER_INVITE = ("If you'd like me to look at your own order, send me its order number and I'll "
+                "check it for you.")
 
 
 def _rebuilt_in_worker() -> "ActionAnswerSupport":
@@ -85,11 +89,17 @@ class ActionAnswerSupport(Action):
         )
         if answer.kind == "no_answer" and intent not in SUPPORT_INTENTS:
             # NLU was unsure and the articles hold nothing either: say what we can help with.
-            dispatcher.utter_message(response="utter_ask_rephrase_or_handoff")
             reply = response_text(domain, "utter_ask_rephrase_or_handoff")
         else:
-            dispatcher.utter_message(text=answer.text)
             reply = answer.text
+        question = pending_question(tracker)
+        if question:
+            # A question in the middle of an order form: answered, then the form's own question
+            # again (actions/orders.py), in one reply.
+            reply = f"{reply}\n\nBack to your order: {question}"
+        elif intent in order_intents(domain) and not tracker.get_slot("order_verified"):
+            reply = f"{reply}\n\n{ORDER_INVITE}"
+        dispatcher.utter_message(text=reply)
         await log_turn(
             tracker, reply, answered=answer.kind not in NOT_ANSWERED,
             sources=answer.sources, draft=answer.draft,
@@ -112,11 +122,14 @@ class ResponseAction(Action, abc.ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(response=self.response)
-        await log_turn(
-            tracker, response_text(domain, self.response),
-            answered=self.answered, handoff=self.handoff,
-        )
+        reply = response_text(domain, self.response)
+        question = pending_question(tracker)
+        if question:  # said in the middle of an order form: its question follows
+            reply = f"{reply}\n\nBack to your order: {question}"
+            dispatcher.utter_message(text=reply)
+        else:
+            dispatcher.utter_message(response=self.response)
+        await log_turn(tracker, reply, answered=self.answered, handoff=self.handoff)
         return []
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 from rasa_sdk import Tracker
 
 from bot import services
-from bot.storage.log import DraftRecord, RetrievalRecord, TurnRecord
+from bot.storage.log import DraftRecord, OrderActionRecord, RetrievalRecord, TurnRecord
 
 if TYPE_CHECKING:
     from bot.answer import DraftOutcome
@@ -73,6 +73,7 @@ def turn_record(
     handoff: bool = False,
     sources: Iterable[Mapping[Text, Any]] = (),
     draft: "Optional[DraftOutcome]" = None,
+    order_actions: Iterable[OrderActionRecord] = (),
 ) -> TurnRecord:
     """The turn the tracker's latest message and ``reply`` make. Latency runs from when Rasa
     recorded the message (after NLU) to now, when the reply is ready."""
@@ -93,6 +94,7 @@ def turn_record(
             for s in sources
         ],
         draft=_draft(draft),
+        order_actions=list(order_actions),
         answered=answered,
         handoff=handoff,
     )

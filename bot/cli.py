@@ -32,16 +32,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_shell(args: argparse.Namespace) -> int:
-    """rasa shell against the running action server; starts one for the session if none runs."""
+    """rasa shell against the running action server; starts one (and the demo store service) for
+    the session if none runs."""
     from bot import launcher
 
     settings = get_settings()
     started: List[launcher.Server] = []
     try:
+        if settings.store_demo and not launcher.is_healthy(f"{settings.store_url}/health"):
+            print("No store service is running; starting the demo store for this shell...",
+                  flush=True)
+            started.append(launcher.start_store_service(settings, settings.var_dir / "logs"))
         if not launcher.is_healthy(f"{settings.action_url}/health"):
             print("No action server is running; starting one for this shell...", flush=True)
             started.append(launcher.start_action_server(settings, settings.var_dir / "logs"))
-            launcher.wait_until_healthy(started, timeout_s=60)
+        launcher.wait_until_healthy(started, timeout_s=60)
         rasa = settings.root / launcher.RASA_VENV / "bin" / "rasa"
         env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", HF_HUB_OFFLINE="1")
         return subprocess.call(

@@ -1,4 +1,5 @@
-"""Starts the action server and the Rasa server, waits until both answer, stops them cleanly.
+"""Starts the store service, the action server and the Rasa server, waits until they answer, stops
+them cleanly.
 
 Used by `python -m bot run` (what `make run` calls) and by the integration tests, so the tests
 start the servers exactly the way a user does. Standard library only.
@@ -57,6 +58,9 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "BOT_GENERATOR": settings.generator,  # which drafter the action server loads
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
+            "BOT_STORE_URL": settings.store_url,  # where the action server finds the order system
+            # The demo store keeps its database and key beside the bot's unless told otherwise.
+            "STORE_VAR_DIR": os.environ.get("STORE_VAR_DIR", str(settings.var_dir)),
         }
     )
     env.update(extra or {})
@@ -75,6 +79,16 @@ def _spawn(name: str, cmd: List[str], settings: Settings, health_url: str, log_p
         start_new_session=True,  # Ctrl-C in the terminal reaches us; we stop the children
     )
     return Server(name, process, health_url, log_path, log)
+
+
+def start_store_service(settings: Settings, log_dir: Path) -> Server:
+    """The demo shop's order service (store/), seeded on its first start."""
+    python = settings.root / ACTIONS_VENV / "bin" / "python"
+    cmd = [str(python), "-m", "store", "serve", "--host", settings.client_host,
+           "--port", str(settings.store_port)]
+    return _spawn(
+        "store service", cmd, settings, f"{settings.store_url}/health", log_dir / "store.log"
+    )
 
 
 def start_action_server(settings: Settings, log_dir: Path) -> Server:
@@ -163,12 +177,16 @@ def stop(servers: List[Server], grace_s: float = 15.0) -> None:
 def check_ports_free(settings: Settings) -> None:
     import socket
 
-    for name, port in (("Rasa", settings.rasa_port), ("action server", settings.action_port)):
+    ports = [("Rasa", settings.rasa_port), ("action server", settings.action_port)]
+    if settings.store_demo:
+        ports.append(("store service", settings.store_port))
+    for name, port in ports:
         with socket.socket() as sock:
             if sock.connect_ex((settings.client_host, port)) == 0:
                 raise StartupError(
                     f"port {port} (for the {name}) is already in use: is the bot already running? "
-                    f"Stop it, or pick other ports with BOT_RASA_PORT / BOT_ACTION_PORT."
+                    f"Stop it, or pick other ports with BOT_RASA_PORT / BOT_ACTION_PORT / "
+                    f"BOT_STORE_PORT."
                 )
 
 
@@ -184,7 +202,7 @@ def banner(settings: Settings, seconds: float) -> str:
         if cls in channels
     )
     return f"""
-Larkspur support bot is up (both servers answered after {seconds:.0f} s).
+Larkspur support bot is up (the servers answered after {seconds:.0f} s).
 
   Chat in a browser:                      {url}/chat/
 {webhooks}  Talk to it over REST:
@@ -195,9 +213,11 @@ Larkspur support bot is up (both servers answered after {seconds:.0f} s).
   Action server:                          {settings.action_url}/health
   Conversation log (what was said):       .venv/actions/bin/python -m bot logs tail
   Conversation log health:                {settings.action_url}/health/log
+  Order system (demo store, its API):     {settings.store_url}/docs
+    demo orders to try (number, e-mail):  store/README.md
   Logs:                                   {settings.var_dir / 'logs'}
 
-Press Ctrl-C to stop both servers.
+Press Ctrl-C to stop the servers.
 """
 
 
@@ -205,9 +225,11 @@ def run_forever(settings: Settings) -> int:
     """What `make run` does after the environments and the model exist."""
     check_ports_free(settings)
     log_dir = settings.var_dir / "logs"
-    print("Starting the action server and the Rasa server (about 30 s)...", flush=True)
+    print("Starting the store service, the action server and the Rasa server (about 30 s)...",
+          flush=True)
     started = time.monotonic()
-    servers = [
+    servers = [start_store_service(settings, log_dir)] if settings.store_demo else []
+    servers += [
         start_action_server(settings, log_dir),
         start_rasa_server(
             settings, log_dir, settings.root / "endpoints.yml", settings.credentials
@@ -240,4 +262,4 @@ def run_forever(settings: Settings) -> int:
         return 1
     finally:
         stop(servers)
-        print("Both servers stopped.", flush=True)
+        print("The servers stopped.", flush=True)

@@ -23,6 +23,7 @@ _lock = threading.Lock()
 _retriever = None
 _embedder = None
 _conversation_log = None
+_order_backend = None
 _log_lock = threading.Lock()
 _drafter = False  # not looked for yet (None: looked for, there is none)
 _confidence = False  # likewise
@@ -173,3 +174,17 @@ def get_conversation_log(settings: Optional[Settings] = None):
 
                 _conversation_log = open_writer(settings or get_settings())
     return _conversation_log
+
+
+def get_order_backend(settings: Optional[Settings] = None):
+    """The shop's order system (bot/orders/), reached over its HTTP contract; one client (and its
+    connection pool) per process, made on first use from the event loop that uses it."""
+    global _order_backend
+    if _order_backend is None:
+        from bot.orders.http import HttpOrderBackend
+
+        settings = settings or get_settings()
+        _order_backend = HttpOrderBackend(settings.store_url, settings.store_timeout_s)
+        logger.info("orders.backend url=%s timeout_s=%s", settings.store_url,
+                    settings.store_timeout_s)
+    return _order_backend

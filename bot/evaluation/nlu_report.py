@@ -36,31 +36,75 @@ class Prediction:
     intent: str  # the classifier's top intent, before the fallback threshold
     confidence: float
     deployed: str  # what the deployed pipeline answered (nlu_fallback when below threshold)
+    gold_entities: Tuple[Tuple[str, str], ...] = ()  # (entity, normalised value) as annotated
+    entities: Tuple[Tuple[str, str], ...] = ()  # (entity, normalised value) as extracted
 
 
-def load_examples(path: Path) -> List[Tuple[str, str]]:
+# Entities whose extraction the report measures: the ones the order forms depend on.
+MEASURED_ENTITIES = ("order_number", "email")
+
+
+def normalised(entity: str, value: Any) -> str:
+    """Values compared as the bot uses them: an order number's digits, an e-mail in lower case."""
+    text = str(value).strip()
+    if entity == "order_number":
+        return "".join(c for c in text if c.isdigit())
+    return text.lower()
+
+
+def _measured(entities: Sequence[Dict[str, Any]]) -> Tuple[Tuple[str, str], ...]:
+    return tuple(sorted(
+        (e["entity"], normalised(e["entity"], e["value"]))
+        for e in entities if e.get("entity") in MEASURED_ENTITIES
+    ))
+
+
+def load_examples(path: Path) -> List[Tuple[str, str, Tuple[Tuple[str, str], ...]]]:
+    """(text, intent, annotated order numbers and e-mails) for each held-out example."""
     from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(str(path))
-    return [(m.get("text"), m.get("intent")) for m in data.intent_examples]
+    return [(m.get("text"), m.get("intent"), _measured(m.get("entities") or []))
+            for m in data.intent_examples]
 
 
-async def _predict(model: Path, examples: Sequence[Tuple[str, str]]) -> List[Prediction]:
+async def _predict(model: Path, examples: Sequence[Tuple[str, str, Any]]) -> List[Prediction]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
     predictions = []
-    for text, label in examples:
+    for text, label, gold in examples:
         parsed = await agent.parse_message(text)
         ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK]
         top = ranking[0] if ranking else {"name": FALLBACK, "confidence": 0.0}
-        predictions.append(
-            Prediction(text, label, top["name"], float(top["confidence"]), parsed["intent"]["name"])
-        )
+        predictions.append(Prediction(
+            text, label, top["name"], float(top["confidence"]), parsed["intent"]["name"],
+            gold, _measured(parsed.get("entities") or []),
+        ))
     return predictions
 
 
-def predict(model: Path, examples: Sequence[Tuple[str, str]]) -> List[Prediction]:
+def entity_scores(predictions: Sequence[Prediction]) -> Dict[str, Dict[str, Any]]:
+    """Precision and recall per measured entity, value by value (a wrong value is a false
+    positive and a false negative)."""
+    scores = {}
+    for name in MEASURED_ENTITIES:
+        tp = fp = fn = 0
+        for p in predictions:
+            gold = Counter(v for e, v in p.gold_entities if e == name)
+            found = Counter(v for e, v in p.entities if e == name)
+            hit = sum((gold & found).values())
+            tp, fp, fn = tp + hit, fp + sum(found.values()) - hit, fn + sum(gold.values()) - hit
+        if tp + fp + fn:
+            scores[name] = {
+                "annotated": tp + fn, "extracted": tp + fp,
+                "precision": tp / (tp + fp) if tp + fp else 0.0,
+                "recall": tp / (tp + fn) if tp + fn else 0.0,
+            }
+    return scores
+
+
+def predict(model: Path, examples: Sequence[Tuple[str, str, Any]]) -> List[Prediction]:
     return asyncio.run(_predict(model, examples))
 
 
@@ -110,6 +154,7 @@ def summarise(predictions: Sequence[Prediction]) -> Dict[str, Any]:
         "confusions": [{"true": t, "predicted": p, "count": c} for (t, p), c in confusions.most_common(25)],
         "sweep": sweep,
         "best_threshold": best,
+        "entities": entity_scores(predictions),
     }
 
 
@@ -158,6 +203,14 @@ def render_markdown(title: str, model: Path, summary: Dict[str, Any], threshold:
             f"| {row['threshold']:.2f}{mark} | {row['in_scope_accuracy']:.3f} | "
             f"{row['oos_caught']:.3f} | {row['balanced']:.3f} |"
         )
+    if summary.get("entities"):
+        lines += ["", "## Order numbers and e-mails (the order forms need them)", "",
+                  "Compared as the bot uses them: an order number's six digits, an e-mail in lower "
+                  "case.", "",
+                  "| entity | annotated | extracted | precision | recall |", "|---|---|---|---|---|"]
+        for name, e in summary["entities"].items():
+            lines.append(f"| {name} | {e['annotated']} | {e['extracted']} | "
+                         f"{e['precision']:.3f} | {e['recall']:.3f} |")
     lines += ["", "## Most frequent confusions (true -> predicted)", "", "| true | predicted | count |",
               "|---|---|---|"]
     for c in summary["confusions"]:

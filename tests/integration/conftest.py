@@ -28,7 +28,7 @@ import yaml
 from bot import launcher
 from bot.settings import ROOT, Settings
 
-PORTS = {"sqlite": (15005, 15055), "postgresql": (15105, 15155)}  # Rasa, action server
+PORTS = {"sqlite": (15005, 15055, 15060), "postgresql": (15105, 15155, 15160)}  # Rasa, actions, store
 
 
 class LogRelay:
@@ -194,6 +194,28 @@ class Bot:
         launcher.wait_until_healthy([server], timeout_s=180)
         return time.monotonic() - started
 
+    def stop_store(self) -> None:
+        """kill -9 of the store service, as a shop system that went away."""
+        server = self.servers[2]
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        launcher.stop([server])
+
+    def start_store(self) -> None:
+        self.restarts += 1
+        server = launcher.start_store_service(
+            self.settings, self.settings.var_dir / f"logs-store-{self.restarts}"
+        )
+        self.servers[2] = server
+        launcher.wait_until_healthy([server], timeout_s=60)
+
+    def store_query(self, sql: str, **params: Any) -> List[Dict[str, Any]]:
+        """Rows from the demo store's own database (what the shop really did)."""
+        path = self.settings.var_dir / "store.db"
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.row_factory = sqlite3.Row
+            return [dict(r) for r in connection.execute(sql, params)]
+
     @property
     def webhook(self) -> str:
         return f"{self.settings.rasa_url}/webhooks/rest/webhook"
@@ -278,12 +300,14 @@ def bot(request, tmp_path_factory) -> Bot:
     else:
         tracker_url = f"sqlite:///{var / 'tracker.db'}"
         log_url = log_read_url = f"sqlite:///{var / 'conversations.db'}"
-    rasa_port, action_port = PORTS[request.param]
+    rasa_port, action_port, store_port = PORTS[request.param]
     settings = dataclasses.replace(
         settings,
         var_dir=var,
         rasa_port=rasa_port,
         action_port=action_port,
+        store_port=store_port,
+        store_url="",  # the demo store on store_port
         tracker_url=tracker_url,
         log_url=log_url,
         # Extractive replies, so the expected texts do not depend on whether this machine has a
@@ -296,9 +320,12 @@ def bot(request, tmp_path_factory) -> Bot:
     endpoints_path.write_text(yaml.safe_dump(endpoints))
 
     launcher.check_ports_free(settings)
+    # The demo store keeps its SQLite database under this run's var/ (STORE_VAR_DIR, set by the
+    # launcher), seeded at its start with dates relative to now.
     servers = [
         launcher.start_action_server(settings, var / "logs"),
         launcher.start_rasa_server(settings, var / "logs", endpoints_path, ROOT / "credentials.yml"),
+        launcher.start_store_service(settings, var / "logs"),
     ]
     try:
         launcher.wait_until_healthy(servers, timeout_s=240)
