@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 
 NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that says it can't help
 # After the help centre's answer to an order question that named no order.
+# Order intents that are mostly policy questions get no invitation to look up an order:
+# "what's your return policy" is answered, not turned into an order lookup.
+POLICY_INTENTS = frozenset({"check_refund_policy", "check_cancellation_fee", "delivery_period",
+                            "check_invoice"})
 ORDER_INVITE = ("If you'd like me to look at your own order, send me its order number and I'll "
                 "check it for you.")
 
@@ -97,7 +101,8 @@ class ActionAnswerSupport(Action):
             # A question in the middle of an order form: answered, then the form's own question
             # again (actions/orders.py), in one reply.
             reply = f"{reply}\n\nBack to your order: {question}"
-        elif intent in order_intents(domain) and not tracker.get_slot("order_verified"):
+        elif (intent in order_intents(domain) and intent not in POLICY_INTENTS
+              and not tracker.get_slot("order_verified")):
             reply = f"{reply}\n\n{ORDER_INVITE}"
         dispatcher.utter_message(text=reply)
         await log_turn(

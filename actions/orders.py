@@ -18,6 +18,7 @@ actions only ask and say. Every reply is logged with the calls it made (order_ac
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import hashlib
 import json
@@ -221,11 +222,15 @@ class ValidateOrderForm(FormValidationAction):
         return [SlotSet("order_problem", problem), SlotSet("requested_slot", None)]
 
 
-class AskAction(Action):
+class AskAction(Action, abc.ABC):
     """Asks for one of the form's slots and logs the turn, unless a digression's answer already
     asked it in this turn."""
 
     slot: Text
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        """action_ask_<slot>: Rasa's form calls it to ask for that slot."""
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
@@ -355,8 +360,10 @@ class ActionOrderOperation(Action):
             offer = wording.address_offer(order)
             if offer is None:
                 return wording.address_refusal(order), []
-            return offer, [SlotSet("asking_address", True), SlotSet("new_address", None),
-                           SlotSet("pending_action", "change_address")]
+            # The address form follows in this turn; its question is asked here, in one reply.
+            return f"{offer} {wording.ask_new_address(number)}", [
+                SlotSet("asking_address", True), SlotSet("new_address", None),
+                SlotSet("pending_action", "change_address")]
         if operation == "change_items":
             handoff = order["status"] in ("awaiting_payment", "received", "processing")
             return wording.change_items(order), [SlotSet("handoff_offered", handoff)]

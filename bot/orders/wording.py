@@ -33,6 +33,7 @@ NOT_RETURNABLE = {
     "window_closed": "the 30-day return window has closed",
     "not_delivered": "it hasn't been delivered yet",
     "already_returned": "it is already being returned",
+    "not_in_order": "it isn't part of this order",
 }
 
 REFUND_STATUS = {
@@ -149,7 +150,7 @@ def cancel_offer(order: Dict[str, Any]) -> Optional[str]:
         return None
     number = order["number"]
     if float(quote.get("fee") or 0) == 0:
-        why = ("it's waiting for a bank transfer" if quote.get("reason") == "awaiting_payment"
+        why = ("it's waiting for a bank transfer" if quote.get("reason") == "awaiting_bank_transfer"
                else "it's within 60 minutes of ordering")
         cost = f"Cancelling order #{number} is free, as {why}."
     else:
@@ -163,8 +164,11 @@ def cancel_refusal(order: Dict[str, Any]) -> str:
     reason = (order.get("cancellation") or {}).get("reason")
     if reason == "already_cancelled" or order["status"] == "cancelled":
         return f"Order #{number} is already cancelled."
-    return (f"Order #{number} can't be cancelled any more: it {STATUS.get(order['status'], 'has left')}"
-            f". Once it arrives you can return it within 30 days of delivery: just ask me to start "
+    if order["status"] in ("delivered", "ready_for_pickup"):
+        return (f"Order #{number} can't be cancelled any more: it {STATUS[order['status']]}. You "
+                f"can return it within 30 days of delivery instead: just ask me to start a return.")
+    return (f"Order #{number} can't be cancelled any more: it has already left our warehouse. "
+            f"Once it arrives you can return it within 30 days of delivery: just ask me to start "
             f"a return.")
 
 
@@ -243,6 +247,12 @@ def return_offer(order: Dict[str, Any]) -> Optional[str]:
 def return_refusal(order: Dict[str, Any]) -> str:
     number = order["number"]
     items = order.get("items") or []
+    if order["status"] in ("awaiting_payment", "received", "processing", "dispatched",
+                           "out_for_delivery"):
+        return (f"Order #{number} hasn't been delivered yet, so a return can't start. Once it "
+                f"arrives you have 30 days to return it.")
+    if order["status"] == "cancelled":
+        return f"Order #{number} was cancelled, so there's nothing to return."
     reasons = sorted({NOT_RETURNABLE.get(i.get("not_returnable_reason"), "not returnable")
                       for i in items})
     return (f"Nothing on order #{number} can be returned: {'; '.join(reasons) or 'no items'}. "
@@ -281,6 +291,8 @@ def address_refusal(order: Dict[str, Any]) -> str:
         "out_for_delivery": "it is already out for delivery",
         "next_day": "next-day parcels can't be redirected",
         "not_us": "parcels outside the US can't be redirected once dispatched",
+        "ready_for_pickup": "it is already waiting at the pick-up point",
+        "pickup_point": "parcels sent to a pick-up point can't be redirected",
         "cancelled": "it was cancelled",
     }.get(reason, "it has already left our warehouse")
     return f"I can't change the address of order #{number}: {why}."
