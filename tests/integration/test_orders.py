@@ -28,7 +28,9 @@ def talk(bot, sender, *messages):
     replies = []
     for message in messages:
         texts, _ = bot.say(sender, message)
-        replies.append("\n".join(texts))
+        reply = "\n".join(texts)
+        assert "I didn't quite get that" not in reply, (message, reply)  # no rule left a gap
+        replies.append(reply)
     return replies
 
 
