@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -36,6 +37,8 @@ NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that say
 # "what's your return policy" is answered, not turned into an order lookup.
 POLICY_INTENTS = frozenset({"check_refund_policy", "check_cancellation_fee", "delivery_period",
                             "check_invoice"})
+# "where is MY order", "I ordered...": the customer speaks of an order of their own.
+OWN_ORDER = re.compile(r"\b(my|mine|i|i'm|i've|we|our)\b", re.IGNORECASE)
 ORDER_INVITE = ("If you'd like me to look at your own order, send me its order number and I'll "
                 "check it for you.")
 
@@ -91,20 +94,26 @@ class ActionAnswerSupport(Action):
             "answer.sent intent=%s kind=%s sources=%s",
             intent, answer.kind, [s["article_id"] for s in answer.sources[:3]],
         )
+        response = None
         if answer.kind == "no_answer" and intent not in SUPPORT_INTENTS:
             # NLU was unsure and the articles hold nothing either: say what we can help with.
-            reply = response_text(domain, "utter_ask_rephrase_or_handoff")
+            response = "utter_ask_rephrase_or_handoff"
+            reply = response_text(domain, response)
         else:
             reply = answer.text
         question = pending_question(tracker)
         if question:
             # A question in the middle of an order form: answered, then the form's own question
             # again (actions/orders.py), in one reply.
-            reply = f"{reply}\n\nBack to your order: {question}"
-        elif (intent in order_intents(domain) and intent not in POLICY_INTENTS
-              and not tracker.get_slot("order_verified")):
+            reply, response = f"{reply}\n\nBack to your order: {question}", None
+        elif (answer.kind not in NOT_ANSWERED and intent in order_intents(domain)
+              and intent not in POLICY_INTENTS and not tracker.get_slot("order_verified")
+              and OWN_ORDER.search(text)):
             reply = f"{reply}\n\n{ORDER_INVITE}"
-        dispatcher.utter_message(text=reply)
+        if response:
+            dispatcher.utter_message(response=response)
+        else:
+            dispatcher.utter_message(text=reply)
         await log_turn(
             tracker, reply, answered=answer.kind not in NOT_ANSWERED,
             sources=answer.sources, draft=answer.draft,

@@ -188,6 +188,12 @@ def cancelled(result: Dict[str, Any], number: str) -> str:
 def refund_line(refund: Dict[str, Any]) -> str:
     method = METHODS.get(refund.get("method"), refund.get("method", "your payment method"))
     amount = money(refund["amount"], refund["currency"])
+    if refund.get("kind") == "hold_release":
+        # Cards are charged at dispatch: before it there is only a hold, which is released.
+        line = f"The hold of {amount} on your {method} is released"
+        if refund.get("expected_to"):
+            line += f"; it disappears from your statement by {day(refund['expected_to'])}"
+        return line + "."
     state = REFUND_STATUS.get(refund.get("status"), refund.get("status", ""))
     line = f"Your refund of {amount} to your {method} {state}"
     if refund.get("issued_at"):
