@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval bench clean
+.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval bench bench-orders clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -78,10 +78,12 @@ test: venvs $(MODEL) $(KB) $(RERANKER) $(WIDGET) ## Validate the data, run the t
 	@$(ACT_PY) -m pytest tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 
-nlu-report: venvs $(MODEL) ## Both held-out NLU sets: accuracy, macro-F1, confusions, threshold sweep -> reports/nlu.md, nlu_voices.md
+nlu-report: venvs $(MODEL) ## The held-out NLU sets: accuracy, macro-F1, confusions, threshold sweep, order-number P/R -> reports/nlu*.md
 	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout.yml --out reports/nlu.md
 	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout_voices.yml --out reports/nlu_voices.md \
 	  --title "NLU on the held-out set in other voices"
+	$(RASA_PY) -m bot nlu-report --model $(MODEL) --data tests/nlu/heldout_orders.yml --out reports/nlu_orders.md \
+	  --title "NLU on the held-out order-flow set (order numbers and e-mails)"
 
 nlu-compare: venvs $(NLU_ENCODER) ## Train and compare the candidate NLU pipelines -> reports/nlu_pipelines.md
 	$(RASA_PY) -m bot.evaluation.compare_pipelines
@@ -97,6 +99,9 @@ eval-retrieval: venvs $(KB) ## Search quality (recall@1/5, MRR, unanswerable det
 
 bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present) -> reports/bench_search.md
 	$(ACT_PY) -m bot.evaluation.bench_search
+
+bench-orders: venvs $(MODEL) $(KB) $(RERANKER) ## Order-form turns against help-centre answers, 1 and 10 customers at once -> reports/bench_orders.md
+	$(ACT_PY) -m bot.evaluation.bench_orders
 
 clean: ## Remove trained models and local data (var/); keeps the environments
 	rm -rf models/rasa models/nlu-encoder models/kb models/reranker models/confidence.json models/generator var reports/rasa-core

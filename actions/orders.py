@@ -109,6 +109,24 @@ def idempotency_key(sender_id: str, number: str, change: str, detail: str = "") 
     return hashlib.sha256(raw).hexdigest()[:40]
 
 
+def _refused(operation: str, order: Dict[str, Any], quote: str) -> tuple:
+    """What the log keeps of a change the shop's rules do not allow: the rule's reason."""
+    return operation, "refused", (order.get(quote) or {}).get("reason") or order.get("status")
+
+
+async def _renewed_access(tracker: Tracker, started: float) -> Access:
+    """A new token for the conversation's verified order (tokens live an hour), from the details
+    the customer already gave; AccessExpired when there are none or they no longer match."""
+    access, proof = _access(tracker), tracker.get_slot("order_email")
+    if access is None or not proof:
+        raise AccessExpired()
+    try:
+        return await _within_deadline(services.get_order_backend().verify(
+            access.order_number, **_proof(proof)), started)
+    except (NotFound, LockedOut):
+        raise AccessExpired() from None
+
+
 class Timer:
     def __init__(self) -> None:
         self.start = time.monotonic()
@@ -313,16 +331,21 @@ class ActionOrderOperation(Action):
                 number, "verify", "refused" if problem == "locked" else "failed", problem))
             offers_handoff = True
         else:
-            access = _access(tracker)
             timer = Timer()
             try:
-                if access is None:
-                    raise AccessExpired()
-                reply, more = await self._operate(operation, access, tracker, started)
+                access = _access(tracker)
+                try:
+                    if access is None:
+                        raise AccessExpired()
+                    reply, more, logged = await self._operate(operation, access, tracker, started)
+                except AccessExpired:
+                    access = await _renewed_access(tracker, started)
+                    reply, more, logged = await self._operate(operation, access, tracker, started)
+                    more.append(SlotSet("order_access", _access_slot(access)))
                 events += more
                 offers_handoff = any(e.get("name") == "handoff_offered" and e.get("value")
                                      for e in more)
-                records.append(OrderActionRecord(number, operation, "done", None, timer.ms))
+                records.append(OrderActionRecord(number, *logged, latency_ms=timer.ms))
             except Unavailable as e:
                 reply, offers_handoff = wording.UNAVAILABLE, True
                 records.append(OrderActionRecord(number, operation, "failed", "unavailable",
@@ -346,37 +369,42 @@ class ActionOrderOperation(Action):
         if operation == "cancel":
             offer = wording.cancel_offer(order)
             if offer is None:
-                return wording.cancel_refusal(order), []
-            return offer, self._ask_yes("cancel")
+                return wording.cancel_refusal(order), [], _refused("cancel", order, "cancellation")
+            return offer, self._ask_yes("cancel"), ("cancel_quote", "done", None)
         if operation == "return":
             offer = wording.return_offer(order)
             if offer is None:
-                return wording.return_refusal(order), []
-            return offer, self._ask_yes("return")
+                return wording.return_refusal(order), [], ("return", "refused", "nothing_returnable")
+            return offer, self._ask_yes("return"), ("return_quote", "done", None)
         if operation == "change_address":
             address = tracker.get_slot("new_address")
             if address and tracker.get_slot("pending_action") == "change_address":
-                return wording.address_confirm(address, order), self._ask_yes("change_address")
+                return (wording.address_confirm(address, order), self._ask_yes("change_address"),
+                        ("change_address_quote", "done", None))
             offer = wording.address_offer(order)
             if offer is None:
-                return wording.address_refusal(order), []
+                return (wording.address_refusal(order), [],
+                        _refused("change_address", order, "address_change"))
             # The address form follows in this turn; its question is asked here, in one reply.
             return f"{offer} {wording.ask_new_address(number)}", [
                 SlotSet("asking_address", True), SlotSet("new_address", None),
-                SlotSet("pending_action", "change_address")]
+                SlotSet("pending_action", "change_address")], ("change_address_quote", "done", None)
         if operation == "change_items":
             handoff = order["status"] in ("awaiting_payment", "received", "processing")
-            return wording.change_items(order), [SlotSet("handoff_offered", handoff)]
+            return (wording.change_items(order), [SlotSet("handoff_offered", handoff)],
+                    ("change_items", "done" if handoff else "refused",
+                     None if handoff else order["status"]))
         if operation == "refund":
-            return wording.refunds(order), []
+            return wording.refunds(order), [], ("refund", "done", None)
         if operation == "invoice":
             try:
                 found = await _within_deadline(backend.invoice(access), started)
             except Refused:
-                return wording.no_invoice(number), []
-            return wording.invoice(found, number), []
+                return wording.no_invoice(number), [], ("invoice", "refused", "no_invoice")
+            return wording.invoice(found, number), [], ("invoice", "done", None)
         reply = wording.tracking(order)
-        return reply, [SlotSet("handoff_offered", bool(order.get("lateness")))]
+        return (reply, [SlotSet("handoff_offered", bool(order.get("lateness")))],
+                ("track", "done", None))
 
     @staticmethod
     def _ask_yes(change: str) -> List[Dict[Text, Any]]:
@@ -407,7 +435,11 @@ class ActionOrderConfirm(Action):
             key = idempotency_key(tracker.sender_id, number, change,
                                   tracker.get_slot("new_address") or "")
             try:
-                reply = await self._change(change, access, key, tracker, started)
+                try:
+                    reply = await self._change(change, access, key, tracker, started)
+                except AccessExpired:  # the token outlived its hour: renewed, the same key
+                    access = await _renewed_access(tracker, started)
+                    reply = await self._change(change, access, key, tracker, started)
                 records.append(OrderActionRecord(number, change, "done", None, timer.ms))
             except Refused as e:
                 # The order moved on between the offer and the yes (dispatched meanwhile).

@@ -1,5 +1,5 @@
 # Sourced by .ci/run: a real PostgreSQL server for the tests that need one (Rasa's tracker store,
-# the conversation log). Installs Debian's package if missing, starts the cluster, creates a
+# the conversation log, the demo store). Installs Debian's package if missing, starts the cluster, creates a
 # throwaway role and database, and exports BOT_TEST_POSTGRES_URL. Those tests skip without it.
 # The password below is for this local, throwaway test database only.
 ci_postgres() {
@@ -18,6 +18,10 @@ ci_postgres() {
   runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'larkspur_test'" | grep -q 1 \
     || runuser -u postgres -- createdb -O larkspur_ci larkspur_test || return 1
   export BOT_TEST_POSTGRES_URL=postgresql://larkspur_ci:larkspur-ci@127.0.0.1:5432/larkspur_test
+  # The demo store service's own database (tests/store/test_postgres.py), apart from the bot's.
+  runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_database WHERE datname = 'larkspur_store_test'" | grep -q 1 \
+    || runuser -u postgres -- createdb -O larkspur_ci larkspur_store_test || return 1
+  export STORE_TEST_PG_URL=postgresql://larkspur_ci:larkspur-ci@127.0.0.1:5432/larkspur_store_test
   echo "ci-postgres: PostgreSQL $version ready; BOT_TEST_POSTGRES_URL is set"
 }
 

@@ -135,3 +135,13 @@ def test_a_digression_answer_ends_with_the_forms_question():
                 requested="order_email")
     assert orders.pending_question(t) == orders.wording.ask_email("100003")
     assert orders.pending_question(tracker("hi", active_loop=None)) is None
+
+
+def test_an_expired_token_is_renewed_with_the_details_already_given(use_backend):
+    stale = json.dumps({"order_number": "100003", "token": "100003.1.expired"})
+    texts, slots = run(orders.ActionOrderOperation(), tracker(
+        "where is it now", intent="track_order", active_loop=None,
+        slots={"order_number": "100003", "order_email": DEMO_EMAIL["100003"],
+               "order_access": stale, "order_operation": "track"}))
+    assert texts[0].startswith("Order #100003 is on its way with UPS")
+    assert json.loads(slots["order_access"])["token"] != "100003.1.expired"

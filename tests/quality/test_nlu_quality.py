@@ -19,6 +19,10 @@ from bot.settings import get_settings
 FLOORS = {
     "heldout": {"in_scope": 0.90, "oos_caught": 0.90},
     "heldout_voices": {"in_scope": 0.90, "oos_caught": 0.90},
+    # The order flows' set (no out-of-scope messages in it): details given on their own,
+    # requests naming an order, and leaving or confirming. Measured 2026-12-01: in scope 0.926,
+    # order numbers precision 0.994 and recall 1.000, e-mails 1.000 / 1.000 (reports/nlu_orders.md).
+    "heldout_orders": {"in_scope": 0.88, "order_number": 0.97, "email": 0.97},
 }
 
 
@@ -35,5 +39,11 @@ def test_intents_as_deployed(name, tmp_path):
         check=True, cwd=settings.root, timeout=900,
     )
     summary = json.loads(out.read_text())
-    assert summary["deployed_in_scope_accuracy"] >= FLOORS[name]["in_scope"], summary["confusions"][:10]
-    assert summary["deployed_oos_caught"] >= FLOORS[name]["oos_caught"]
+    floors = FLOORS[name]
+    assert summary["deployed_in_scope_accuracy"] >= floors["in_scope"], summary["confusions"][:10]
+    if "oos_caught" in floors:
+        assert summary["deployed_oos_caught"] >= floors["oos_caught"]
+    for entity in ("order_number", "email"):
+        if entity in floors:  # extracted as the forms use them: precision and recall
+            scores = summary["entities"][entity]
+            assert min(scores["precision"], scores["recall"]) >= floors[entity], scores
