@@ -26,6 +26,7 @@ from actions.orders import order_intents, pending_question
 from actions.turn_log import log_turn, response_text
 from bot import services
 from bot.answer import SEARCH_FAILED, SUPPORT_INTENTS, Answer, strip_entities
+from bot.answering.followup import is_followup
 from bot.generation.prompt import turns_from_events
 from bot.settings import get_settings
 
@@ -46,6 +47,26 @@ ORDER_INVITE = ("If you'd like me to look at your own order, send me its order n
 def _rebuilt_in_worker() -> "ActionAnswerSupport":
     services.components()  # the retriever, re-ranker, confidence model and drafter, loaded now
     return ActionAnswerSupport()
+
+
+async def search_answer(tracker: Tracker) -> Answer:
+    """The answer policy's reply to the latest message, with the previous question as context,
+    within the action's deadline; an apology offering a person when the search fails."""
+    text = tracker.latest_message.get("text") or ""
+    # Order numbers and the like say nothing about which article helps.
+    question = strip_entities(text, tracker.latest_message.get("entities") or []) or text
+    history = turns_from_events(tracker.events)
+    previous = history[-1].user if history else None
+    deadline = get_settings().action_deadline_s
+    try:
+        return await asyncio.wait_for(
+            asyncio.to_thread(services.answer, question, previous, history), deadline,
+        )
+    except asyncio.TimeoutError:
+        logger.error("answer.search_timeout deadline_s=%s", deadline)
+    except Exception:
+        logger.exception("answer.search_failed")
+    return Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
 
 
 class ActionAnswerSupport(Action):
@@ -74,22 +95,7 @@ class ActionAnswerSupport(Action):
             return [SlotSet("handoff_offered", False)]
 
         text = tracker.latest_message.get("text") or ""
-        # Order numbers and the like say nothing about which article helps.
-        question = strip_entities(text, tracker.latest_message.get("entities") or []) or text
-        history = turns_from_events(tracker.events)
-        previous = history[-1].user if history else None
-        deadline = get_settings().action_deadline_s
-        try:
-            answer = await asyncio.wait_for(
-                asyncio.to_thread(services.answer, question, previous, history), deadline,
-            )
-        except asyncio.TimeoutError:
-            logger.error("answer.search_timeout deadline_s=%s", deadline)
-            answer = Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
-        except Exception:
-            logger.exception("answer.search_failed")
-            answer = Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
-
+        answer = await search_answer(tracker)
         logger.info(
             "answer.sent intent=%s kind=%s sources=%s",
             intent, answer.kind, [s["article_id"] for s in answer.sources[:3]],
@@ -189,6 +195,23 @@ class ActionOutOfScope(ResponseAction):
 
     def name(self) -> Text:
         return "action_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        # A short follow-up to a help-centre question ("can I pay with Klarna?" -> "what's the
+        # minimum amount") means nothing alone, and NLU may call it out of scope. The help centre
+        # gets to answer it in context first; what it can't answer gets the out-of-scope reply.
+        history = turns_from_events(tracker.events)
+        text = tracker.latest_message.get("text") or ""
+        if history and pending_question(tracker) is None and is_followup(text, history[-1].user):
+            answer = await search_answer(tracker)
+            if answer.kind not in NOT_ANSWERED:
+                logger.info("answer.sent intent=out_of_scope kind=%s followup=true", answer.kind)
+                dispatcher.utter_message(text=answer.text)
+                await log_turn(tracker, answer.text, sources=answer.sources, draft=answer.draft)
+                return [SlotSet("handoff_offered", False)]
+        return await super().run(dispatcher, tracker, domain)
 
 
 class ActionHandoff(ResponseAction):

@@ -82,9 +82,11 @@ def _spawn(name: str, cmd: List[str], settings: Settings, health_url: str, log_p
 
 
 def start_store_service(settings: Settings, log_dir: Path) -> Server:
-    """The demo shop's order service (store/), seeded on its first start."""
+    """The demo shop's order service (store/). Its data is rebuilt at every start against the
+    clock, so the demo orders of store/README.md are always in the state it describes (100001
+    placed 20 minutes ago, ...); changes made in a session last until the next start."""
     python = settings.root / ACTIONS_VENV / "bin" / "python"
-    cmd = [str(python), "-m", "store", "serve", "--host", settings.client_host,
+    cmd = [str(python), "-m", "store", "serve", "--reseed", "--host", settings.client_host,
            "--port", str(settings.store_port)]
     return _spawn(
         "store service", cmd, settings, f"{settings.store_url}/health", log_dir / "store.log"

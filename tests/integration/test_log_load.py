@@ -16,21 +16,28 @@ from typing import Dict, List, Tuple
 import pytest
 
 from bot import replies
+from bot.storage.privacy import mask_pii
 
 pytestmark = pytest.mark.integration
 
 APOLOGIES = {replies.SOMETHING_WRONG, replies.TOO_SLOW}  # the channel's, when the bot failed
 
 
-def script(order: int) -> List[str]:
-    """Ten messages that take every kind of reply: rules, the knowledge base, no answer and a
-    person, out of scope, the core fallback."""
+# Demo orders that are only read (store/README.md), with the e-mail that proves them.
+ORDERS = [("100003", "chloe.martin@example.com"), ("100007", "gabriel.tremblay@example.com"),
+          ("100010", "julia.santos@example.com"), ("100012", "lena.fischer@example.com")]
+
+
+def script(i: int) -> List[str]:
+    """Ten messages that take every kind of reply: rules, an order looked up in the store after
+    the identity check, the knowledge base, no answer and a person, out of scope."""
+    number, email = ORDERS[i % len(ORDERS)]
     return [
         "hi",
-        f"where is my order #{order}",
+        f"where is my order #{number}",
+        email,
         "how long does a refund to PayPal take",
         "thanks",
-        "yes",
         "what's the weather in Paris",
         "are you a bot?",
         "do you offer a student discount",
@@ -40,7 +47,7 @@ def script(order: int) -> List[str]:
 
 
 def test_fifty_conversations_of_ten_messages_in_parallel_are_logged_exactly_and_in_order(bot):
-    conversations = {f"load-{i:02d}": script(300000 + i) for i in range(50)}
+    conversations = {f"load-{i:02d}": script(i) for i in range(50)}
 
     def converse(sender: str) -> List[List[str]]:
         return [bot.say(sender, message)[0] for message in conversations[sender]]
@@ -57,7 +64,7 @@ def test_fifty_conversations_of_ten_messages_in_parallel_are_logged_exactly_and_
     logged = {sender: bot.logged_turns(sender) for sender in conversations}
     rows = sum(len(turns) for turns in logged.values())
     in_order = sum(
-        [t["user_text"] for t in turns] == conversations[sender]
+        [t["user_text"] for t in turns] == [mask_pii(m) for m in conversations[sender]]
         and [t["seq"] for t in turns] == list(range(1, len(turns) + 1))
         for sender, turns in logged.items()
     )
