@@ -188,12 +188,13 @@ class ValidateOrderForm(FormValidationAction):
             if outcome in ("locked", "unavailable"):
                 return self._stop(outcome)
             return [SlotSet("order_number", number), SlotSet("order_email", None),
-                    SlotSet("order_access", None), SlotSet("order_verified", False)]
+                    SlotSet("order_access", None), SlotSet("order_verified", False),
+                    SlotSet("order_known", True)]
         if number is None or proof is None:
             # Half of the pair: keep it and let the form ask for the other half.
             if number:
                 events += [SlotSet("order_number", number), SlotSet("order_access", None),
-                           SlotSet("order_verified", False)]
+                           SlotSet("order_verified", False), SlotSet("order_known", True)]
             if proof:
                 events.append(SlotSet("order_email", proof))
             return events
@@ -206,7 +207,7 @@ class ValidateOrderForm(FormValidationAction):
         failures = int(tracker.get_slot("verify_failures") or 0) + 1
         logger.info("orders.verify_failed failures=%d", failures)
         events = [SlotSet("verify_failures", float(failures)), SlotSet("order_verified", False),
-                  SlotSet("order_access", None)]
+                  SlotSet("order_access", None), SlotSet("order_known", False)]
         if failures >= settings.verify_max_failures:
             return events + [SlotSet("verify_paused_until", time.time() + settings.verify_pause_s),
                              SlotSet("verify_failures", 0.0)] + self._stop("locked")
@@ -232,6 +233,7 @@ class ValidateOrderForm(FormValidationAction):
     def _verified(number: str, proof: str, access: Access) -> List[Dict[Text, Any]]:
         return [SlotSet("order_number", number), SlotSet("order_email", proof),
                 SlotSet("order_access", _access_slot(access)), SlotSet("order_verified", True),
+                SlotSet("order_known", True),
                 SlotSet("verify_failures", 0.0), SlotSet("order_notice", None)]
 
     @staticmethod
@@ -354,7 +356,7 @@ class ActionOrderOperation(Action):
             except AccessExpired:
                 reply = wording.ASK_ORDER_NUMBER
                 events += [SlotSet("order_access", None), SlotSet("order_verified", False),
-                           SlotSet("order_number", None)]
+                           SlotSet("order_number", None), SlotSet("order_known", False)]
                 records.append(OrderActionRecord(number, operation, "refused", "access_expired",
                                                  timer.ms))
         events.append(SlotSet("handoff_offered", offers_handoff))

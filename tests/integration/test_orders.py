@@ -248,3 +248,11 @@ def test_one_cancel_retried_three_times_cancels_once(bot):
         "AND operation = 'cancel'")
     assert cancellations[0]["n"] == 1
     assert store_order(bot, "100006")["status"] == "cancelled"
+
+
+def test_an_order_named_earlier_is_offered_again_not_asked_for(bot):
+    sender = f"named-{bot.db_kind}"
+    asked, stopped, again = talk(
+        bot, sender, "where is order 100002", "never mind", "actually, can you cancel my order?")
+    assert ASKS_EMAIL + "100002" in asked and "anything else" in stopped
+    assert ASKS_EMAIL + "100002" in again and ASKS_NUMBER not in again
