@@ -231,10 +231,11 @@ class ValidateOrderForm(FormValidationAction):
 
     @staticmethod
     def _verified(number: str, proof: str, access: Access) -> List[Dict[Text, Any]]:
+        # verify_failures is not reset: proving one's own order must not buy more guesses at
+        # other people's (the count restarts only after a pause).
         return [SlotSet("order_number", number), SlotSet("order_email", proof),
                 SlotSet("order_access", _access_slot(access)), SlotSet("order_verified", True),
-                SlotSet("order_known", True),
-                SlotSet("verify_failures", 0.0), SlotSet("order_notice", None)]
+                SlotSet("order_known", True), SlotSet("order_notice", None)]
 
     @staticmethod
     def _stop(problem: str) -> List[Dict[Text, Any]]:

@@ -145,3 +145,12 @@ def test_an_expired_token_is_renewed_with_the_details_already_given(use_backend)
                "order_access": stale, "order_operation": "track"}))
     assert texts[0].startswith("Order #100003 is on its way with UPS")
     assert json.loads(slots["order_access"])["token"] != "100003.1.expired"
+
+
+def test_proving_ones_own_order_does_not_reset_the_count_of_wrong_guesses(use_backend):
+    _, slots = run(orders.ValidateOrderForm(),
+                   tracker(f"100003 {DEMO_EMAIL['100003']}", slots={"verify_failures": 4}))
+    assert slots["order_verified"] is True and "verify_failures" not in slots
+    _, guessed = run(orders.ValidateOrderForm(),
+                     tracker("100002 someone@example.com", slots={"verify_failures": 4}))
+    assert guessed["order_problem"] == "locked"
