@@ -38,8 +38,9 @@ NOT_ANSWERED = ("no_answer", "search_failed")  # Answer.kind of a reply that say
 # "what's your return policy" is answered, not turned into an order lookup.
 POLICY_INTENTS = frozenset({"check_refund_policy", "check_cancellation_fee", "delivery_period",
                             "check_invoice"})
-# "where is MY order", "I ordered...": the customer speaks of an order of their own.
-OWN_ORDER = re.compile(r"\b(my|mine|i|i'm|i've|we|our)\b", re.IGNORECASE)
+# "where is MY order": the customer speaks of an order of their own ("how do I track a parcel"
+# is a question about the policy).
+OWN_ORDER = re.compile(r"\b(my|mine|our)\b", re.IGNORECASE)
 ORDER_INVITE = ("If you'd like me to look at your own order, send me its order number and I'll "
                 "check it for you.")
 

@@ -10,10 +10,10 @@ pytestmark = pytest.mark.integration
 def test_rest_answers_and_names_its_channel(channel_servers):
     answer = requests.post(
         f"{channel_servers.url}/webhooks/rest/webhook",
-        json={"sender": "rest-beside-others", "message": "where is my order #123456"},
+        json={"sender": "rest-beside-others", "message": "how do I track a parcel"},
         timeout=30,
     )
     assert answer.status_code == 200
     assert answer.json()[0]["text"].endswith("https://help.larkspur.example/articles/track-your-order")
     turns = channel_servers.user_turns("rest-beside-others")
-    assert [(t["text"], t["input_channel"]) for t in turns] == [("where is my order #123456", "rest")]
+    assert [(t["text"], t["input_channel"]) for t in turns] == [("how do I track a parcel", "rest")]

@@ -53,7 +53,7 @@ def test_chat_in_the_browser_survives_a_reload(browser, channel_servers):
     page.goto(f"{origin}/chat/")
     page.wait_for_selector(".rw-response >> text=Larkspur's support assistant", timeout=30_000)
 
-    page.fill(".rw-new-message", "where is my order #123456")
+    page.fill(".rw-new-message", "how do I track a parcel")
     page.keyboard.press("Enter")
     link = page.locator(f".rw-response a[href='{TRACK_URL}']")
     link.first.wait_for(timeout=30_000)
@@ -81,7 +81,7 @@ def test_chat_in_the_browser_survives_a_reload(browser, channel_servers):
 
     # The server saw one conversation, carried on after the reload, all of it over socket.io.
     turns = channel_servers.user_turns(session_id)
-    assert [t["text"] for t in turns] == ["/greet", "where is my order #123456", "thanks"]
+    assert [t["text"] for t in turns] == ["/greet", "how do I track a parcel", "thanks"]
     assert {t["input_channel"] for t in turns} == {"socketio"}
     # Nothing came from anywhere but our own server: no CDN, no web font.
     assert requested and all(url.startswith(origin) or url.startswith("data:") for url in requested)
