@@ -22,6 +22,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import hand_over, misses_in_a_row
 from actions.orders import order_intents, pending_question
 from actions.turn_log import log_turn, response_text
 from bot import services
@@ -91,9 +92,7 @@ class ActionAnswerSupport(Action):
     ) -> List[Dict[Text, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent == "contact_human_agent":
-            dispatcher.utter_message(response="utter_handoff")
-            await log_turn(tracker, response_text(domain, "utter_handoff"), handoff=True)
-            return [SlotSet("handoff_offered", False)]
+            return await handing_over(dispatcher, tracker, "asked")
 
         text = tracker.latest_message.get("text") or ""
         answer = await search_answer(tracker)
@@ -103,7 +102,10 @@ class ActionAnswerSupport(Action):
         )
         response = None
         if answer.kind == "no_answer" and intent not in SUPPORT_INTENTS:
-            # NLU was unsure and the articles hold nothing either: say what we can help with.
+            # NLU was unsure and the articles hold nothing either: say what we can help with,
+            # or, when that was already said for the previous message, pass to a person.
+            if too_many_misses(tracker):
+                return await handing_over(dispatcher, tracker, "fallbacks", STILL_NOT_UNDERSTOOD)
             response = "utter_ask_rephrase_or_handoff"
             reply = response_text(domain, response)
         else:
@@ -215,14 +217,16 @@ class ActionOutOfScope(ResponseAction):
         return await super().run(dispatcher, tracker, domain)
 
 
-class ActionHandoff(ResponseAction):
+class ActionHandoff(Action):
     """The customer said yes to the offer of a person."""
-
-    response = "utter_handoff"
-    handoff = True
 
     def name(self) -> Text:
         return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        return await handing_over(dispatcher, tracker, "offer")
 
 
 class ActionDefaultFallback(ResponseAction):
@@ -238,5 +242,26 @@ class ActionDefaultFallback(ResponseAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        await super().run(dispatcher, tracker, domain)
-        return [UserUtteranceReverted()]
+        if too_many_misses(tracker):
+            events = await handing_over(dispatcher, tracker, "fallbacks", STILL_NOT_UNDERSTOOD)
+        else:
+            events = await super().run(dispatcher, tracker, domain)
+        return events + [UserUtteranceReverted()]
+
+
+STILL_NOT_UNDERSTOOD = "Sorry, I still don't understand."
+
+
+def too_many_misses(tracker: Tracker) -> bool:
+    """True when this message would be the Nth in a row the bot does not understand
+    (``BOT_FALLBACKS_BEFORE_HANDOFF``)."""
+    return misses_in_a_row(tracker.events) + 1 >= get_settings().fallbacks_before_handoff
+
+
+async def handing_over(dispatcher: CollectingDispatcher, tracker: Tracker, reason: Text,
+                       lead: Text = "") -> List[Dict[Text, Any]]:
+    """Passes the customer to a person (actions/handoff.py), says so, and logs the turn."""
+    reply, events = await hand_over(tracker, reason, lead)
+    dispatcher.utter_message(text=reply)
+    await log_turn(tracker, reply, handoff=True)
+    return events

@@ -30,6 +30,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff import hand_over
 from actions.turn_log import log_turn
 from bot import services
 from bot.orders import details, wording
@@ -328,10 +329,16 @@ class ActionOrderOperation(Action):
                                          SlotSet("awaiting_confirmation", False),
                                          SlotSet("asking_address", False)]
         offers_handoff = False
-        if problem in ("locked", "unavailable"):
-            reply = wording.LOCKED if problem == "locked" else wording.UNAVAILABLE
-            records.append(OrderActionRecord(
-                number, "verify", "refused" if problem == "locked" else "failed", problem))
+        if problem == "locked":
+            # Too many wrong details: a person checks who the customer is instead.
+            reply, handoff_events = await hand_over(tracker, "lockout", wording.LOCKED_HANDOFF)
+            dispatcher.utter_message(text=reply)
+            await log_turn(tracker, reply, answered=False, handoff=True, order_actions=[
+                OrderActionRecord(number, "verify", "refused", problem)])
+            return events + handoff_events
+        if problem == "unavailable":
+            reply = wording.UNAVAILABLE
+            records.append(OrderActionRecord(number, "verify", "failed", problem))
             offers_handoff = True
         else:
             timer = Timer()

@@ -95,6 +95,7 @@ def turn_record(
         ],
         draft=_draft(draft),
         order_actions=list(order_actions),
+        message_id=message.get("message_id"),
         answered=answered,
         handoff=handoff,
     )

@@ -8,6 +8,8 @@
   python -m bot nlu-encoder train  MiniLM fine-tuned on our intents, for the Rasa pipeline (make train)
   python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
   python -m bot generator ... the reply drafter: data, finetune, ensure, draft
+  python -m bot desk serve   the agent desk (web application, on BOT_DESK_PORT)
+  python -m bot agents ...   the desk's agents: add, list
   python -m bot nlu-report   held-out NLU accuracy, macro-F1, confusions, threshold sweep
                              (runs in the Rasa environment: make nlu-report)
 """
@@ -217,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.generation.cli import add_generator_commands
 
     add_generator_commands(sub)
+
+    from bot.desk.cli import add_desk_commands
+
+    add_desk_commands(sub)
 
     report = sub.add_parser(
         "nlu-report",

@@ -59,6 +59,9 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
             "BOT_STORE_URL": settings.store_url,  # where the action server finds the order system
+            "BOT_RASA_PORT": str(settings.rasa_port),  # the desk reaches the desk bridge there
+            "BOT_DESK_PORT": str(settings.desk_port),
+            "BOT_DESK_HOURS": settings.desk_hours,  # the hand-over replies (bot/handoff/hours.py)
             # The demo store keeps its database and key beside the bot's unless told otherwise.
             "STORE_VAR_DIR": os.environ.get("STORE_VAR_DIR", str(settings.var_dir)),
         }
@@ -101,6 +104,14 @@ def start_action_server(settings: Settings, log_dir: Path) -> Server:
     return _spawn(
         "action server", cmd, settings, f"{settings.action_url}/health", log_dir / "actions.log"
     )
+
+
+def start_desk(settings: Settings, log_dir: Path) -> Server:
+    """The agent desk (bot/desk/): people take over handed-over conversations there."""
+    python = settings.root / ACTIONS_VENV / "bin" / "python"
+    cmd = [str(python), "-m", "bot", "desk", "serve", "--host", settings.client_host,
+           "--port", str(settings.desk_port)]
+    return _spawn("agent desk", cmd, settings, f"{settings.desk_url}/health", log_dir / "desk.log")
 
 
 def start_rasa_server(
@@ -179,7 +190,8 @@ def stop(servers: List[Server], grace_s: float = 15.0) -> None:
 def check_ports_free(settings: Settings) -> None:
     import socket
 
-    ports = [("Rasa", settings.rasa_port), ("action server", settings.action_port)]
+    ports = [("Rasa", settings.rasa_port), ("action server", settings.action_port),
+             ("agent desk", settings.desk_port)]
     if settings.store_demo:
         ports.append(("store service", settings.store_port))
     for name, port in ports:
@@ -188,7 +200,7 @@ def check_ports_free(settings: Settings) -> None:
                 raise StartupError(
                     f"port {port} (for the {name}) is already in use: is the bot already running? "
                     f"Stop it, or pick other ports with BOT_RASA_PORT / BOT_ACTION_PORT / "
-                    f"BOT_STORE_PORT."
+                    f"BOT_STORE_PORT / BOT_DESK_PORT."
                 )
 
 
@@ -215,6 +227,8 @@ Larkspur support bot is up (the servers answered after {seconds:.0f} s).
   Action server:                          {settings.action_url}/health
   Conversation log (what was said):       .venv/actions/bin/python -m bot logs tail
   Conversation log health:                {settings.action_url}/health/log
+  Agent desk (people take over here):     {settings.desk_url}/
+    first agent, in another shell:        .venv/actions/bin/python -m bot agents add YOURNAME --role admin
   Order system (demo store, its API):     {settings.store_url}/docs
     demo orders to try (number, e-mail):  store/README.md
   Logs:                                   {settings.var_dir / 'logs'}
@@ -227,8 +241,8 @@ def run_forever(settings: Settings) -> int:
     """What `make run` does after the environments and the model exist."""
     check_ports_free(settings)
     log_dir = settings.var_dir / "logs"
-    print("Starting the store service, the action server and the Rasa server (about 30 s)...",
-          flush=True)
+    print("Starting the store service, the action server, the Rasa server and the agent desk "
+          "(about 30 s)...", flush=True)
     started = time.monotonic()
     servers = [start_store_service(settings, log_dir)] if settings.store_demo else []
     servers += [
@@ -236,6 +250,7 @@ def run_forever(settings: Settings) -> int:
         start_rasa_server(
             settings, log_dir, settings.root / "endpoints.yml", settings.credentials
         ),
+        start_desk(settings, log_dir),
     ]
     stopping = {"now": False}
 

@@ -188,3 +188,26 @@ def get_order_backend(settings: Optional[Settings] = None):
         logger.info("orders.backend url=%s timeout_s=%s", settings.store_url,
                     settings.store_timeout_s)
     return _order_backend
+
+
+_handoff_inbox = None
+
+
+def get_handoff_inbox(settings: Optional[Settings] = None):
+    """Where handed-over conversations go (bot/handoff/inbox.py); ``BOT_HANDOFF_INBOX`` says which.
+    "desk", the built-in agent desk's queue, is the one this repository has."""
+    global _handoff_inbox
+    if _handoff_inbox is None:
+        settings = settings or get_settings()
+        if settings.handoff_inbox != "desk":
+            raise ValueError(f"BOT_HANDOFF_INBOX={settings.handoff_inbox!r}: only 'desk' is built "
+                             f"in (bot/handoff/inbox.py says how to add another)")
+        from bot.handoff.inbox import DeskInbox
+        from bot.storage.db import make_engine, session_factory
+
+        _handoff_inbox = DeskInbox(
+            session_factory(make_engine(settings.log_url)), settings.sender_salt(),
+            minutes_per_customer=settings.desk_minutes_per_customer,
+            always_open=settings.desk_hours == "always",
+        )
+    return _handoff_inbox

@@ -122,6 +122,25 @@ class Settings:
     verify_max_failures: int = 5  # wrong order number/e-mail pairs in one conversation before a pause
     verify_pause_s: float = 900.0  # how long further tries are refused after that
 
+    # Handing a conversation to a person (bot/handoff/) and the agent desk (bot/desk/)
+    # "desk": the built-in agent desk that `make run` starts on desk_port. The inbox interface
+    # (bot/handoff/inbox.py) is where another one (Chatwoot...) plugs in.
+    handoff_inbox: str = "desk"
+    desk_port: int = 5070
+    desk_url: str = ""  # default: http://127.0.0.1:<desk_port>
+    # The key the desk and the Rasa server's desk bridge sign their calls with: BOT_DESK_SECRET,
+    # or else one made on first use in var/desk_secret (git-ignored), like the log's salt.
+    desk_secret: str = ""
+    desk_session_hours: float = 12.0  # an agent's login lasts this long
+    desk_cookie_secure: bool = False  # true behind HTTPS: the session cookie is then HTTPS-only
+    desk_login_max_failures: int = 10  # wrong passwords in a row before the account waits
+    desk_login_lock_s: float = 900.0  # ... this long
+    # Live-chat hours from knowledge/FACTS.md ("facts"), or "always" (a desk staffed around the
+    # clock; the tests use it so that their replies do not depend on the hour).
+    desk_hours: str = "facts"
+    desk_minutes_per_customer: float = 3.0  # the expected wait, per customer ahead in the queue
+    fallbacks_before_handoff: int = 2  # messages in a row the bot did not understand
+
     # Drafting replies with the fine-tuned generator (bot/generation/)
     # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,
     # and never slower (reports/answers.md). "auto": the latest good run under
@@ -147,6 +166,10 @@ class Settings:
             object.__setattr__(self, "tracker_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
         if not self.log_url:
             object.__setattr__(self, "log_url", f"sqlite:///{self.var_dir / 'conversations.db'}")
+        if not self.desk_url:
+            object.__setattr__(self, "desk_url", f"http://{self.client_host}:{self.desk_port}")
+        if self.desk_hours not in ("facts", "always"):
+            raise SettingsError("BOT_DESK_HOURS must be facts or always")
         if not self.store_url:
             object.__setattr__(self, "store_url", f"http://{self.client_host}:{self.store_port}")
         if self.store_timeout_s <= 0:
@@ -171,6 +194,19 @@ class Settings:
         if not salt:
             raise SettingsError(f"{path} is empty: restore it, or set BOT_LOG_SALT")
         return salt
+
+    def desk_key(self) -> str:
+        """The secret shared by the desk and the Rasa server's desk bridge: BOT_DESK_SECRET, else
+        var/desk_secret, made there on first use."""
+        if self.desk_secret:
+            return self.desk_secret
+        path = self.var_dir / "desk_secret"
+        if not path.exists():
+            _write_new_salt(path)
+        key = path.read_text().strip()
+        if not key:
+            raise SettingsError(f"{path} is empty: delete it, or set BOT_DESK_SECRET")
+        return key
 
     @property
     def rasa_model_path(self) -> Path:

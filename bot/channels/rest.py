@@ -7,12 +7,13 @@ format and adds, in one place:
     else HTTP 400 with a message that says what is wrong;
   - text cleaning: control characters removed, length capped (`BOT_MAX_MESSAGE_CHARS`);
   - an empty message gets a prompt to type something, without a bot turn;
-  - a deadline (`BOT_REPLY_DEADLINE_S`) and a fallback reply when the bot fails or is too slow.
+  - a deadline (`BOT_REPLY_DEADLINE_S`) and a fallback reply when the bot fails or is too slow
+    (bot/channels/guard.py, which also writes the transcript). A person cannot push a message
+    to this channel: while one has the conversation, the customer is told it is with the team.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, List, Text
 
@@ -23,6 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import replies
+from bot.channels.guard import record_own, run_turn
 from bot.nlu.cleaning import clean_text
 from bot.settings import get_settings
 
@@ -85,6 +87,7 @@ class GuardedRestInput(RestInput):
             sender = fields["sender"]
             cleaned = clean_text(fields["message"], settings.max_message_chars)
             if not cleaned.text:
+                await record_own(self.name(), sender, replies.EMPTY_MESSAGE, "empty")
                 return response.json([{"recipient_id": sender, "text": replies.EMPTY_MESSAGE}])
             if cleaned.truncated:
                 logger.warning(
@@ -101,17 +104,9 @@ class GuardedRestInput(RestInput):
                 input_channel=self.name(),
                 metadata=fields["metadata"],
             )
-            try:
-                await asyncio.wait_for(on_new_message(message), settings.reply_deadline_s)
-            except asyncio.TimeoutError:
-                logger.error("rest.reply_timeout deadline_s=%s", settings.reply_deadline_s)
-                return response.json(_fallback(sender, collector.messages, replies.TOO_SLOW))
-            except Exception:
-                logger.exception("rest.processing_failed")
-                return response.json(_fallback(sender, collector.messages, replies.SOMETHING_WRONG))
-            if not collector.messages:
-                logger.error("rest.no_reply")
-                return response.json(_fallback(sender, [], replies.SOMETHING_WRONG))
+            apology = await run_turn(on_new_message, message, self.name())
+            if apology:  # recorded by run_turn with the replies
+                return response.json(_fallback(sender, collector.messages, apology))
             return response.json(collector.messages)
 
         return webhook

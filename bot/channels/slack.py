@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.cache import Recent
+from bot.channels import outbound
 from bot.channels.guard import cleaned, run_turn
 from bot.settings import get_settings
 
@@ -110,6 +111,7 @@ class GuardedSlackInput(SlackInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = super().blueprint(on_new_message)
+        outbound.register(self.name(), self._desk_sender)
 
         @webhook.middleware("request")
         async def url_verification(request: Request) -> Optional[HTTPResponse]:
@@ -157,14 +159,19 @@ class GuardedSlackInput(SlackInput):
         """The bot turn, with an apology posted when it fails or is too slow."""
 
         async def turn(message: UserMessage) -> None:
+            output = message.output_channel  # run_turn wraps it to record the bot's replies
             apology = await run_turn(on_new_message, message, self.name())
-            if apology:
+            if apology:  # recorded by run_turn
                 try:
-                    await message.output_channel.send_text_message(message.sender_id, apology)
+                    await output.send_text_message(message.sender_id, apology)
                 except Exception:
                     logger.exception("slack.send_failed")
 
         return turn
+
+    async def _desk_sender(self, sender_id: str, text: str, address: Optional[str]) -> None:
+        """An agent's message, posted where the customer last wrote (their DM or channel)."""
+        await self.get_output_channel(address).send_text_message(sender_id, text)
 
     def get_output_channel(
         self, channel: Optional[Text] = None, thread_id: Optional[Text] = None

@@ -23,11 +23,12 @@ import uuid
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
-from rasa.core.channels.socketio import SocketIOInput
+from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
 from bot import replies
-from bot.channels.guard import cleaned, run_turn
+from bot.channels import outbound
+from bot.channels.guard import cleaned, record_own, run_turn
 
 logger = logging.getLogger(__name__)
 
@@ -79,14 +80,14 @@ class GuardedSocketIOInput(SocketIOInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         async def guarded(message: UserMessage) -> None:
             message.text = cleaned(message.text, self.name())
+            output = message.output_channel  # run_turn wraps it to record the bot's replies
             if not message.text:
-                await message.output_channel.send_text_message(
-                    message.sender_id, replies.EMPTY_MESSAGE
-                )
+                await output.send_text_message(message.sender_id, replies.EMPTY_MESSAGE)
+                await record_own(self.name(), message.sender_id, replies.EMPTY_MESSAGE, "empty")
                 return
             apology = await run_turn(on_new_message, message, self.name())
-            if apology:
-                await message.output_channel.send_text_message(message.sender_id, apology)
+            if apology:  # recorded by run_turn
+                await output.send_text_message(message.sender_id, apology)
 
         blueprint = super().blueprint(guarded)
         rasa_handle_message = self.sio.handlers[self.namespace or "/"][self.user_message_evt]
@@ -98,10 +99,16 @@ class GuardedSocketIOInput(SocketIOInput):
                 return
             await rasa_handle_message(sid, payload)
 
+        # The desk's agents reach a web chat customer through the session's room.
+        outbound.register(self.name(), self._desk_sender)
         # Registering again for an event replaces Rasa's handler.
         self.sio.on("session_request", self._session_request, namespace=self.namespace)
         self.sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         return blueprint
+
+    async def _desk_sender(self, sender_id: str, text: str, address: Optional[str]) -> None:
+        """An agent's message, pushed to the widget like a bot message (rooms are session ids)."""
+        await SocketIOOutput(self.sio, self.bot_message_evt).send_text_message(sender_id, text)
 
     async def _session_request(self, sid: str, data: Any) -> None:
         """Confirms the browser's session id (a new one if it sent none or a bad one)."""

@@ -35,7 +35,8 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot import replies
 from bot.channels.cache import Recent
-from bot.channels.guard import cleaned, run_turn
+from bot.channels import outbound
+from bot.channels.guard import cleaned, record_customer, record_own, run_turn
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.channels.wechat_protocol import (
     SUCCESS,
@@ -132,6 +133,8 @@ class WeChatInput(InputChannel):
                 render_reply(incoming, text, self.crypto), content_type="application/xml"
             )
 
+        outbound.register(self.name(), self._desk_sender)
+
         @webhook.listener("after_server_stop")
         async def close_api(*_: Any) -> None:
             await self.api.close()
@@ -148,9 +151,12 @@ class WeChatInput(InputChannel):
         if message.type == "event":
             if message.event in ("subscribe", "subscribe_scan"):
                 logger.info("wechat.subscribe")
+                await record_own(self.name(), message.source, WELCOME, "welcome")
                 return WELCOME
             return None  # unsubscribe, menu clicks, location reports...: nothing to say
         logger.info("wechat.not_text type=%s", message.type)
+        await record_customer(self.name(), message.source, "", message.type)
+        await record_own(self.name(), message.source, TEXT_ONLY, "text_only")
         return TEXT_ONLY
 
     async def _conversation(
@@ -173,6 +179,8 @@ class WeChatInput(InputChannel):
             parts = None
         if turn.via_api:  # another delivery gave up waiting meanwhile: the API has it
             return None
+        if parts == []:  # a person has the conversation and the bot says nothing
+            return None
         if parts is not None and len(parts) == 1:
             return parts[0]
         turn.via_api = True
@@ -188,6 +196,7 @@ class WeChatInput(InputChannel):
         """Runs the bot once for `message`; always returns at least one text to send."""
         text = cleaned(message.content, self.name())
         if not text:
+            await record_own(self.name(), message.source, replies.EMPTY_MESSAGE, "empty")
             return [replies.EMPTY_MESSAGE]
         collector = CollectingOutputChannel()
         user_message = UserMessage(
@@ -199,12 +208,13 @@ class WeChatInput(InputChannel):
         )
         apology = await run_turn(on_new_message, user_message, self.name())
         parts = texts_of(collector.messages)
-        if apology:
+        if apology:  # recorded by run_turn, like every reply the collector got
             parts.append(apology)
-        if not parts:
-            logger.error("wechat.no_reply")
-            parts = [replies.SOMETHING_WRONG]
-        return parts
+        return parts  # empty only while a person has the conversation
+
+    async def _desk_sender(self, openid: str, text: str, address: Optional[str]) -> None:
+        """An agent's message, through the customer-service message API."""
+        await self.api.send_text(openid, text)
 
     async def _send_when_ready(self, openid: str, task: "asyncio.Task[List[str]]") -> None:
         for part in await task:

@@ -129,6 +129,7 @@ def main() -> int:
         Settings.from_env({}), var_dir=var, rasa_port=rasa_port, action_port=action_port,
         store_port=store_port, store_url="", tracker_url=f"sqlite:///{var / 'tracker.db'}",
         log_url=f"sqlite:///{var / 'conversations.db'}", generator="off",
+        desk_port=rasa_port + 65,
     )
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
     endpoints["action_endpoint"]["url"] = f"{settings.action_url}/webhook"

@@ -51,11 +51,8 @@ NOT_FOUND = (
     "I couldn't find an order with those details. Please check the order number (6 digits, in "
     "your confirmation e-mail) and the e-mail address or postcode on the order."
 )
-LOCKED = (
-    "I can't check more order details right now: there have been too many unsuccessful tries. "
-    "Please try again in 15 minutes, or I can connect you with a person from our support team. "
-    "Would you like that?"
-)
+LOCKED_HANDOFF = ("I can't check more order details right now: there have been too many "
+                  "unsuccessful tries.")
 UNAVAILABLE = (
     "Sorry, I can't reach our order system right now, so I haven't changed anything. Please try "
     "again in a few minutes, or I can connect you with a person from our support team. Would you "

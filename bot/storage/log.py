@@ -54,11 +54,14 @@ from bot.storage.db import WRITE, normalize_url
 from bot.storage.models import (
     DRAFT_STATUSES,
     ORDER_OUTCOMES,
+    AgentMessage,
     Conversation,
     Draft,
     Feedback,
+    Handoff,
     OrderAction,
     Retrieval,
+    TranscriptLine,
     Turn,
     utcnow,
 )
@@ -126,6 +129,7 @@ class TurnRecord:
     answered: bool = True
     handoff: bool = False  # the bot passed the customer to a person on this turn
     order_actions: List[OrderActionRecord] = field(default_factory=list)
+    message_id: Optional[str] = None  # Rasa's id of the message: the transcript's lines for it
     record_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # makes replays idempotent
     created_at: datetime = field(default_factory=utcnow)
 
@@ -149,6 +153,7 @@ class PreparedTurn:
     retrievals: List[RetrievalRecord]
     draft: Optional[DraftRecord]
     order_actions: List[OrderActionRecord] = field(default_factory=list)
+    message_id: Optional[str] = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -284,6 +289,7 @@ class ConversationLog:
             answered=bool(record.answered),
             handoff=bool(record.handoff),
             latency_ms=None if record.latency_ms is None else int(record.latency_ms),
+            message_id=(record.message_id or None) and str(record.message_id)[:64],
             created_at=_as_utc(record.created_at),
             retrievals=[RetrievalRecord(**asdict(r)) for r in record.retrievals],
             draft=draft,
@@ -323,6 +329,7 @@ class ConversationLog:
                     answered=turn.answered,
                     handoff=turn.handoff,
                     latency_ms=turn.latency_ms,
+                    message_id=turn.message_id,
                     created_at=turn.created_at,
                     retrievals=[Retrieval(**asdict(r)) for r in turn.retrievals],
                     drafts=[Draft(**asdict(turn.draft), created_at=turn.created_at)]
@@ -411,6 +418,11 @@ class ConversationLog:
                 ("turns", delete(Turn).where(Turn.conversation_id.in_(conversation_ids))),
                 ("conversations", delete(Conversation).where(
                     Conversation.sender_hash == sender_hash)),
+                ("transcript", delete(TranscriptLine).where(
+                    TranscriptLine.sender_hash == sender_hash)),
+                ("agent_messages", delete(AgentMessage).where(AgentMessage.handoff_id.in_(
+                    select(Handoff.id).where(Handoff.sender_hash == sender_hash)))),
+                ("handoffs", delete(Handoff).where(Handoff.sender_hash == sender_hash)),
             ):
                 counts[table] = session.execute(
                     statement, execution_options={"synchronize_session": False}
@@ -523,6 +535,12 @@ class ConversationLog:
     def stats(self, since: Optional[datetime] = None) -> Dict[str, Any]:
         """Figures over the turns from ``since`` on (all when None); see the module docstring."""
         fallback_draft = exists().where(Draft.turn_id == Turn.id).where(Draft.status == "fallback")
+        # The channel sent an apology instead of this turn's reply (too slow, or it failed):
+        # the customer was not answered, whatever the action logged (bot/channels/guard.py).
+        apologised = exists().where(
+            TranscriptLine.message_id == Turn.message_id, TranscriptLine.role == "channel",
+            TranscriptLine.kind.in_(APOLOGY_KINDS),
+        )
         statement = (
             select(
                 Turn.conversation_id,
@@ -532,6 +550,7 @@ class ConversationLog:
                 Turn.answered,
                 Turn.handoff,
                 fallback_draft.label("fallback_draft"),
+                apologised.label("apologised"),
             )
             .join(Conversation, Turn.conversation_id == Conversation.id)
             .execution_options(yield_per=2000)
@@ -542,9 +561,9 @@ class ConversationLog:
         by_channel: Dict[str, _Figures] = {}
         by_intent: Dict[str, _Figures] = {}
         with self._sessions() as session:
-            for conversation_id, channel, intent, latency, answered, handoff, drafted_fallback in (
-                session.execute(statement)
-            ):
+            for (conversation_id, channel, intent, latency, answered, handoff, drafted_fallback,
+                 apology) in session.execute(statement):
+                answered = bool(answered) and not apology
                 handoff = bool(handoff) or intent in HANDOFF_INTENTS
                 contained = bool(answered) and not handoff and not drafted_fallback
                 for figures in (
@@ -555,13 +574,47 @@ class ConversationLog:
                     figures.add(
                         conversation_id, intent, latency, bool(answered), handoff, contained
                     )
+            handoffs = self._handoff_figures(session, since)
         return {
             "since": _iso(since),
             **overall.as_dict(),
+            "handoffs": handoffs,
             "by_channel": {k: v.as_dict() for k, v in sorted(by_channel.items())},
             "by_intent": {k: v.as_dict() for k, v in sorted(by_intent.items())},
         }
 
+
+    @staticmethod
+    def _handoff_figures(session: Session, since: Optional[datetime]) -> Dict[str, Any]:
+        """Conversations passed to a person: how many, why, the wait for an agent's first reply
+        and the time from queued to handed back or closed (seconds, p50/p95)."""
+        statement = select(Handoff.reason, Handoff.status, Handoff.queued_at,
+                           Handoff.first_reply_at, Handoff.ended_at)
+        if since is not None:
+            statement = statement.where(Handoff.queued_at >= _as_utc(since))
+        reasons: Dict[str, int] = {}
+        waits: List[float] = []
+        handles: List[float] = []
+        waiting = 0
+        for reason, status, queued, first_reply, ended in session.execute(statement):
+            reasons[reason] = reasons.get(reason, 0) + 1
+            waiting += status == "queued"
+            if first_reply is not None:
+                waits.append((first_reply - queued).total_seconds())
+            if ended is not None:
+                handles.append((ended - queued).total_seconds())
+        agent_replies = session.scalar(select(func.count()).select_from(AgentMessage).where(
+            AgentMessage.delivered.is_(True)))
+        return {
+            "count": sum(reasons.values()), "by_reason": dict(sorted(reasons.items())),
+            "waiting_now": waiting, "agent_replies": agent_replies or 0,
+            "first_reply_wait_s": {"p50": percentile(waits, 50), "p95": percentile(waits, 95)},
+            "handle_time_s": {"p50": percentile(handles, 50), "p95": percentile(handles, 95)},
+        }
+
+
+# The channel's replies that stand in for a bot turn the customer never got.
+APOLOGY_KINDS = ("timeout", "error", "no_reply")
 
 EXPORT_FIELDS = [
     "turn_id", "record_id", "created_at", "channel", "conversation_id", "sender_hash", "seq",

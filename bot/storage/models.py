@@ -6,6 +6,10 @@
     drafts         what the generator drafted for a turn and what became of the draft
     feedback       a rating or a corrected reply, for a turn or for a draft
     order_actions  what a turn did on a customer's order: which order, which operation, outcome
+    transcript     every message a customer sent or was shown, on any channel, as they saw it
+    handoffs       a conversation handed to a person: why, queued, claimed, answered, ended
+    agent_messages what an agent sent, beside what the desk suggested (the corrections' signal)
+    agents, desk_sessions  the desk's people (Argon2 password hashes) and their logins
 
 Text is stored with personal data masked (bot/storage/privacy.py) and senders only as a keyed hash.
 Times are UTC. The schema is created by the Alembic migrations in bot/storage/migrations/, which
@@ -36,6 +40,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 DRAFT_STATUSES = ("sent", "rejected", "timeout", "fallback")
+# Who wrote a transcript line: the customer, the bot (an action's reply), the channel itself (a
+# prompt, a welcome, a time-out apology) or an agent from the desk.
+TRANSCRIPT_ROLES = ("customer", "bot", "channel", "agent")
+# asked: the customer asked for a person; offer: said yes to the bot's offer; fallbacks: the bot
+# did not understand several messages in a row; lockout: too many failed identity checks.
+HANDOFF_REASONS = ("asked", "offer", "fallbacks", "lockout")
+HANDOFF_STATUSES = ("queued", "claimed", "handed_back", "closed")
+AGENT_ROLES = ("agent", "admin")
+# What the agent did with the desk's suggested reply.
+SUGGESTION_USES = ("as_is", "edited", "own")
 # done: the shop did it (or showed it); refused: its rules or the identity check said no;
 # failed: the order system did not answer.
 ORDER_OUTCOMES = ("done", "refused", "failed")
@@ -127,6 +141,8 @@ class Turn(Base):
     # True when the bot passed the customer to a person on this turn.
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[Optional[int]] = mapped_column(Integer)
+    # Rasa's id of the customer's message: ties the turn to the transcript's lines for it.
+    message_id: Mapped[Optional[str]] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="turns")
@@ -221,3 +237,124 @@ class OrderAction(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     turn: Mapped[Turn] = relationship(back_populates="order_actions")
+
+
+class TranscriptLine(Base):
+    """One message as the customer saw it. Written by the Rasa server's channels (which run on
+    SQLAlchemy 1.4: bot/channels/transcript.py writes this table with the same columns), so it
+    holds what no action sees: the channel's own prompts, the time-out apologies, the agents'
+    replies, and the customer's messages while a person has the conversation."""
+
+    __tablename__ = "transcript"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('customer', 'bot', 'channel', 'agent')", name="role_known"
+        ),
+        Index("ix_transcript_sender_hash_id", "sender_hash", "id"),
+        Index("ix_transcript_message_id", "message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    sender_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # one of TRANSCRIPT_ROLES
+    text: Mapped[str] = mapped_column(Text)  # masked like the turns' text
+    # The customer's message this line is (role customer) or answers (the others); None for an
+    # agent's message or a welcome.
+    message_id: Mapped[Optional[str]] = mapped_column(String(64))
+    kind: Mapped[Optional[str]] = mapped_column(String(32))  # e.g. timeout, empty, welcome
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    __table_args__ = (CheckConstraint("role IN ('agent', 'admin')", name="role_known"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))  # Argon2id, with its parameters
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # one of AGENT_ROLES
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # in a row
+    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+class DeskSession(Base):
+    """A login. The cookie carries a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "desk_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    agent: Mapped[Agent] = relationship()
+
+
+class Handoff(Base):
+    """A conversation handed to a person, from the bot's handing over to the hand-back or close."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        CheckConstraint(
+            "reason IN ('asked', 'offer', 'fallbacks', 'lockout')", name="reason_known"
+        ),
+        CheckConstraint(
+            "status IN ('queued', 'claimed', 'handed_back', 'closed')", name="status_known"
+        ),
+        Index("ix_handoffs_status_queued_at", "status", "queued_at"),
+        Index("ix_handoffs_sender_hash", "sender_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    # The channel's own id for the customer (a socket.io session, a Slack user, a WeChat openid):
+    # an agent's reply must reach them. Erased with the rest by `logs erase`.
+    sender_id: Mapped[str] = mapped_column(String(255))
+    sender_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))  # one of HANDOFF_REASONS
+    # The bot's one-line account: intent, verified order, what it tried.
+    summary: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[Any] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # HANDOFF_STATUSES
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    first_reply_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    ended_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+
+    agent: Mapped[Optional[Agent]] = relationship(foreign_keys=[claimed_by])
+    messages: Mapped[List["AgentMessage"]] = relationship(
+        back_populates="handoff", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="AgentMessage.id",
+    )
+
+
+class AgentMessage(Base):
+    """What an agent sent a customer, and what the desk had suggested for that question."""
+
+    __tablename__ = "agent_messages"
+    __table_args__ = (
+        CheckConstraint("used IN ('as_is', 'edited', 'own')", name="used_known"),
+        Index("ix_agent_messages_handoff_id", "handoff_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    agent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    question: Mapped[Optional[str]] = mapped_column(Text)  # the customer message it answers
+    suggested_text: Mapped[Optional[str]] = mapped_column(Text)
+    suggested_sources: Mapped[Any] = mapped_column(JSONType, default=list)
+    sent_text: Mapped[str] = mapped_column(Text)
+    used: Mapped[str] = mapped_column(String(16))  # one of SUGGESTION_USES
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    handoff: Mapped[Handoff] = relationship(back_populates="messages")

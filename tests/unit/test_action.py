@@ -56,6 +56,8 @@ def log_engine(tmp_path, monkeypatch):
     migrate.upgrade(settings.log_url)
     writer = open_writer(settings)
     monkeypatch.setattr(services, "get_conversation_log", lambda: writer)
+    monkeypatch.setattr(services, "_handoff_inbox", None)
+    monkeypatch.setattr(services, "get_settings", lambda: settings)
     engine = make_engine(settings.log_url)
     yield engine
     engine.dispose()
@@ -71,14 +73,25 @@ def action(monkeypatch):
     return ActionAnswerSupport()
 
 
-def test_a_request_for_a_person_gets_the_handoff_without_searching(action, monkeypatch, log_engine):
+def test_a_request_for_a_person_queues_the_conversation_and_pauses_it(action, monkeypatch, log_engine):
     monkeypatch.setattr(module.services, "answer", lambda *a: pytest.fail("searched"))
     messages, events = run(action, "human please", "contact_human_agent")
-    assert messages[0]["response"] == "utter_handoff"
-    assert events == [{"event": "slot", "timestamp": None, "name": "handoff_offered", "value": False}]
+    (reply,) = [m["text"] for m in messages]
+    # Which of the two depends on the hour (bot/handoff/hours.py, tested on fixed clocks).
+    assert "You're next in the queue" in reply or "Live chat with a person is closed now" in reply
+    assert [e["event"] for e in events] == ["slot", "pause", "action"]
+    (handoff,) = dump(log_engine, "handoffs")
+    assert (handoff["reason"], handoff["status"], handoff["channel"]) == ("asked", "queued", "rest")
+    assert handoff["summary"].startswith("asked for a person")
     (row,) = turns(log_engine)
     assert row["handoff"] and row["answered"]
-    assert row["bot_reply"] == mask_pii(DOMAIN["responses"]["utter_handoff"][0]["text"])
+    assert row["bot_reply"] == mask_pii(reply)
+
+
+def test_a_second_request_joins_the_first_handoff(action, log_engine):
+    run(action, "human please", "contact_human_agent")
+    run(action, "a person now", "contact_human_agent")
+    assert len(dump(log_engine, "handoffs")) == 1
 
 
 def test_the_search_gets_the_message_without_entity_values_and_the_previous_question(action, monkeypatch):
@@ -195,9 +208,8 @@ def test_every_fixed_reply_is_said_and_logged_with_the_text_the_customer_reads(a
     assert (row["answered"], row["handoff"]) == (action.answered, action.handoff)
 
 
-def test_the_handoff_after_yes_and_the_core_fallback_are_flagged():
+def test_the_core_fallback_is_flagged_as_not_answered():
     flags = {a.name(): (a.answered, a.handoff) for a in RESPONSE_ACTIONS}
-    assert flags["action_handoff"] == (True, True)
     assert flags["action_default_fallback"] == (False, False)
 
 
@@ -206,6 +218,23 @@ def test_the_core_fallback_forgets_the_message_as_rasas_own_does(log_engine):
     _, events = run(fallback, "yes", "affirm")
     assert [e["event"] for e in events] == ["rewind"]
     assert turns(log_engine)[0]["intent"] == "affirm"
+
+
+def test_a_second_message_in_a_row_not_understood_goes_to_a_person(log_engine):
+    """The bot said it did not understand the previous message: this one is handed over."""
+    (fallback,) = [a for a in RESPONSE_ACTIONS if a.name() == "action_default_fallback"]
+    earlier = [
+        {"event": "user", "timestamp": SENT_AT, "text": "blorp", "parse_data": {}},
+        {"event": "bot", "text": "Sorry...", "metadata": {"utter_action": "utter_default"}},
+    ]
+    state = tracker("zzz", "affirm")
+    state.events = earlier + state.events
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(fallback.run(dispatcher, state, DOMAIN))
+    assert [e["event"] for e in events] == ["slot", "pause", "action", "rewind"]
+    assert dispatcher.messages[0]["text"].startswith("Sorry, I still don't understand.")
+    (handoff,) = dump(log_engine, "handoffs")
+    assert handoff["reason"] == "fallbacks"
 
 
 def test_the_domain_lists_exactly_the_actions_this_server_has():
