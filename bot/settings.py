@@ -127,7 +127,6 @@ class Settings:
     # (bot/handoff/inbox.py) is where another one (Chatwoot...) plugs in.
     handoff_inbox: str = "desk"
     desk_port: int = 5070
-    desk_url: str = ""  # default: http://127.0.0.1:<desk_port>
     # The key the desk and the Rasa server's desk bridge sign their calls with: BOT_DESK_SECRET,
     # or else one made on first use in var/desk_secret (git-ignored), like the log's salt.
     desk_secret: str = ""
@@ -166,8 +165,6 @@ class Settings:
             object.__setattr__(self, "tracker_url", f"sqlite:///{self.var_dir / 'tracker.db'}")
         if not self.log_url:
             object.__setattr__(self, "log_url", f"sqlite:///{self.var_dir / 'conversations.db'}")
-        if not self.desk_url:
-            object.__setattr__(self, "desk_url", f"http://{self.client_host}:{self.desk_port}")
         if self.desk_hours not in ("facts", "always"):
             raise SettingsError("BOT_DESK_HOURS must be facts or always")
         if not self.store_url:
@@ -240,6 +237,10 @@ class Settings:
     @property
     def rasa_url(self) -> str:
         return f"http://{self.client_host}:{self.rasa_port}"
+
+    @property
+    def desk_url(self) -> str:
+        return f"http://{self.client_host}:{self.desk_port}"
 
     @property
     def action_url(self) -> str:

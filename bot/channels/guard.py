@@ -61,8 +61,9 @@ class RecordingOutput(OutputChannel):
         return getattr(self.inner, "messages", [])
 
     async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        shown = message.get("text") or _describe(message)  # read first: Rasa pops the parts
         await self.inner.send_response(recipient_id, message)
-        await self._record(recipient_id, message.get("text") or _describe(message), "bot", None)
+        await self._record(recipient_id, shown, "bot", None)
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
         await self.inner.send_text_message(recipient_id, text, **kwargs)

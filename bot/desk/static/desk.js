@@ -165,7 +165,7 @@ function followConversation(main) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const queue = document.getElementById("queue");
-  if (queue) window.setInterval(() => refreshQueue(queue), 5000);
+  if (queue) window.setInterval(() => refreshQueue(queue), 2000);
   const conversation = document.getElementById("conversation");
   if (conversation) {
     followConversation(conversation);
