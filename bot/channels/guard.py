@@ -94,8 +94,10 @@ async def run_turn(on_new_message: OnNewMessage, message: UserMessage, channel: 
     apology is recorded here, as what the customer saw; the channel only sends it.
     """
     transcript = get_transcript()
+    # "/greet" and the like are a widget's or a button's payload, not words the customer typed.
+    payload = "payload" if (message.text or "").startswith("/") else None
     await transcript.record(channel, message.sender_id, "customer", message.text or "",
-                            message.message_id)
+                            message.message_id, payload)
     output = RecordingOutput(message.output_channel, channel, message.message_id)
     message.output_channel = output
     deadline_s = get_settings().reply_deadline_s

@@ -88,9 +88,31 @@ def test_the_fifth_failure_stops_the_form_and_pauses_further_tries(use_backend):
                     tracker(f"100003 {DEMO_EMAIL['100003']}",
                             slots={"verify_paused_until": slots["verify_paused_until"]}))
     assert paused == {"order_problem": "locked", "requested_slot": None}
-    texts, after = run(orders.ActionOrderOperation(),
-                       tracker("", slots={"order_problem": "locked"}, active_loop=None))
-    assert "too many unsuccessful tries" in texts[0] and after["handoff_offered"] is True
+
+
+def test_a_locked_identity_check_hands_the_conversation_to_a_person(use_backend, monkeypatch,
+                                                                   tmp_path):
+    from bot import services
+    from bot.handoff.inbox import DeskInbox
+    from bot.storage import migrate
+    from bot.storage.db import make_engine, session_factory
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    monkeypatch.setattr(services, "_handoff_inbox",
+                        DeskInbox(session_factory(engine), "salt", always_open=True))
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(orders.ActionOrderOperation().run(
+        dispatcher, tracker("", slots={"order_problem": "locked", "order_number": "100003"},
+                            active_loop=None), {}))
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("I can't check more order details right now")
+    assert "You're next in the queue" in text
+    assert "pause" in [e["event"] for e in events]
+    with engine.connect() as connection:
+        reason, summary = connection.exec_driver_sql("SELECT reason, summary FROM handoffs").one()
+    assert reason == "lockout" and "order 100003 (not verified)" in summary
 
 
 def test_the_other_order_of_the_same_customer_is_verified_with_the_email_given(use_backend):

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from bot.storage.log import DraftRecord, RetrievalRecord, TurnRecord
 
 SALT = "test-salt-not-secret"
-LOG_TABLES = {"conversations", "turns", "retrievals", "drafts", "feedback", "order_actions"}
+LOG_TABLES = {"conversations", "turns", "retrievals", "drafts", "feedback", "order_actions",
+              "transcript", "handoffs", "agent_messages"}
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
 POSTGRES_URL = os.environ.get("BOT_TEST_POSTGRES_URL")
 

@@ -19,6 +19,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.settings import ROOT
 from bot.storage import migrate
@@ -31,7 +32,7 @@ from bot.storage.log import (
     erase_tracker_events,
     percentile,
 )
-from bot.storage.models import Base, Conversation
+from bot.storage.models import AgentMessage, Base, Conversation, Handoff, TranscriptLine
 from bot.storage.privacy import hash_sender
 from tests.unit.storage_helpers import LOG_TABLES, SALT, T0, count, dump, load_dataset, turn
 
@@ -230,6 +231,16 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
                 sa.text("SELECT id FROM drafts WHERE turn_id = :t"), {"t": first}).scalar_one()
         log.add_feedback(draft_id=draft_id, rating=-1, edited_text=f"Corrected: your {text}")
         log.add_feedback(turn_id=second, rating=1)
+        # What the desk keeps of a hand-over: the transcript, the handoff, an agent's reply.
+        with Session(engine) as session, session.begin():
+            session.add(TranscriptLine(channel="rest", sender_hash=hash_sender(sender, SALT),
+                                       role="customer", text=text))
+            handoff = Handoff(channel="rest", sender_id=sender, sender_hash=hash_sender(sender, SALT),
+                              reason="asked", summary=f"asked for a person: {text}")
+            session.add(handoff)
+            session.flush()
+            session.add(AgentMessage(handoff_id=handoff.id, sent_text=f"About your {text}",
+                                     used="own"))
         with engine.begin() as connection:
             connection.execute(events.insert(), [
                 {"sender_id": sender, "type_name": "user", "data": json.dumps({"text": text})},
@@ -240,7 +251,8 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
     counts["events"] = erase_tracker_events(migrated_url, "alice-7731")
 
     assert counts == {"feedback": 3, "drafts": 1, "retrievals": 1, "turns": 2, "conversations": 1,
-                      "order_actions": 1, "events": 2}
+                      "order_actions": 1, "events": 2, "transcript": 1, "handoffs": 1,
+                      "agent_messages": 1}
     alice_hash = hash_sender("alice-7731", SALT)
     for table in LOG_TABLES | {"events"}:
         text = json.dumps(dump(engine, table), default=str)
@@ -249,12 +261,13 @@ def test_erase_leaves_nothing_of_the_sender_in_any_table(log, engine, migrated_u
     # Bob is untouched.
     assert {t: count(engine, t) for t in LOG_TABLES | {"events"}} == {
         "conversations": 1, "turns": 2, "retrievals": 1, "drafts": 1, "feedback": 3,
-        "order_actions": 1, "events": 2}
+        "order_actions": 1, "events": 2, "transcript": 1, "handoffs": 1, "agent_messages": 1}
 
 
 def test_erasing_an_unknown_sender_or_a_tracker_without_events_deletes_nothing(log, migrated_url):
     assert log.erase_sender("nobody") == dict.fromkeys(
-        ["order_actions", "feedback", "drafts", "retrievals", "turns", "conversations"], 0)
+        ["order_actions", "feedback", "drafts", "retrievals", "turns", "conversations",
+         "transcript", "agent_messages", "handoffs"], 0)
     assert erase_tracker_events(migrated_url, "nobody") == 0  # no events table there
 
 
