@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import dataclasses
 import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import yaml
 
 from bot import launcher, replies
+from bot.evaluation.bench_servers import throwaway_settings
 from bot.settings import ROOT, Settings
 
 PORTS = (25005, 25055, 25060)  # Rasa, action server, store
@@ -123,22 +121,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_orders.md")
     args = parser.parse_args()
 
-    var = Path(tempfile.mkdtemp(prefix="bench-orders-"))
     rasa_port, action_port, store_port = PORTS
-    settings = dataclasses.replace(
-        Settings.from_env({}), var_dir=var, rasa_port=rasa_port, action_port=action_port,
-        store_port=store_port, store_url="", tracker_url=f"sqlite:///{var / 'tracker.db'}",
-        log_url=f"sqlite:///{var / 'conversations.db'}", generator="off",
-        desk_port=rasa_port + 65,
-    )
-    endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text())
-    endpoints["action_endpoint"]["url"] = f"{settings.action_url}/webhook"
-    (var / "endpoints.yml").write_text(yaml.safe_dump(endpoints))
+    settings, endpoints = throwaway_settings(
+        "bench-orders-", rasa_port=rasa_port, action_port=action_port, store_port=store_port,
+        store_url="", desk_port=rasa_port + 65)
+    var = settings.var_dir
     launcher.check_ports_free(settings)
     servers = [
         launcher.start_store_service(settings, var / "logs"),
         launcher.start_action_server(settings, var / "logs"),
-        launcher.start_rasa_server(settings, var / "logs", var / "endpoints.yml",
+        launcher.start_rasa_server(settings, var / "logs", endpoints,
                                    ROOT / "credentials.yml"),
     ]
     started = time.perf_counter()

@@ -3,7 +3,7 @@
   logs migrate                         create or update the log's tables
   logs tail [-n 20]                    the last turns
   logs export --since ISO [--format csv|jsonl] [--out FILE]
-  logs stats [--since ISO] [--json]    containment, fallback and refusal rates, latency
+  logs stats [--since ISO] [--json]    containment, fallback and refusal rates, latency, hand-overs
   logs erase --sender ID [--tracker-url URL]   everything of one sender (a deletion request)
   logs flush                           replay turns spooled while the database was down
 
@@ -146,7 +146,20 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         _print_figures(f"channel {channel}", figures)
     for intent, figures in stats["by_intent"].items():
         _print_figures(f"intent {intent}", figures)
+    handoffs = stats["handoffs"]
+    if handoffs["count"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in handoffs["by_reason"].items())
+        wait, handle = handoffs["first_reply_wait_s"], handoffs["handle_time_s"]
+        print(f"\nHanded to a person: {handoffs['count']} ({reasons}); waiting now "
+              f"{handoffs['waiting_now']}; agent replies {handoffs['agent_replies']}")
+        print(f"  wait for an agent's first reply: p50 {_seconds(wait['p50'])}, "
+              f"p95 {_seconds(wait['p95'])}; queued to handed back or closed: "
+              f"p50 {_seconds(handle['p50'])}, p95 {_seconds(handle['p95'])}")
     return 0
+
+
+def _seconds(value) -> str:
+    return "-" if value is None else f"{value:.0f} s"
 
 
 def _cmd_erase(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
@@ -26,6 +27,19 @@ from tests.channels.fakes import FakeSlack, FakeWeChat
 from tests.integration.conftest import tracker_events
 
 RASA_PORT, ACTION_PORT = 15205, 15255
+
+# Debian's Chromium for the browser tests (never downloaded: `playwright install` is not used).
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless as root in a sandbox with no internet: no sandbox, no GPU, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
 
 # Test values for the secrets credentials.deploy.yml reads (see channels.env.example).
 SECRETS = {
@@ -130,3 +144,18 @@ def channel_servers(tmp_path_factory) -> Iterator[ChannelServers]:
                 os.environ[name] = value
         slack.close()
         wechat.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

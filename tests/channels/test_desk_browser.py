@@ -22,7 +22,6 @@ from sqlalchemy import text
 from bot import launcher
 from bot.settings import ROOT
 from bot.storage.db import make_engine
-from tests.channels.test_webchat_browser import CHROMIUM_ARGS, browser  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -146,7 +145,13 @@ def test_a_person_takes_over_answers_in_the_widget_and_hands_back(browser, chann
         messages = connection.execute(text(
             "SELECT used, suggested_text = sent_text, delivered FROM agent_messages "
             "ORDER BY id")).all()
+        roles = [r for r, in connection.execute(text(
+            "SELECT role FROM transcript WHERE channel = 'socketio' AND id > (SELECT MIN(id) "
+            "FROM transcript WHERE text LIKE '%in the queue%') AND id < (SELECT id FROM "
+            "transcript WHERE kind = 'resumed') ORDER BY id"))]
     assert status == "handed_back" and first_reply is not None
+    # The log agrees with the tracker: while Ana had it, only she and the customer wrote.
+    assert set(roles) == {"customer", "agent"} and roles.count("agent") == 2
     # The suggestion sent as it was, then the agent's own words while it was still shown.
     assert [(used, bool(same), bool(delivered)) for used, same, delivered in messages] == [
         ("as_is", True, True), ("edited", False, True)]

@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from bot import replies
+from tests.channels.fakes import wait_for
 from tests.channels.socketio_client import PollingClient
 
 pytestmark = pytest.mark.integration
@@ -33,6 +34,8 @@ def test_nul_control_characters_and_a_huge_message_never_reach_the_tracker(clien
     client.emit("user_uttered", {"message": text, "session_id": session_id, "customData": {}})
     reply = client.wait("bot_uttered", timeout_s=30)
     assert reply and reply.get("text")
+    # Rasa sends the reply before it saves the tracker.
+    assert wait_for(lambda: channel_servers.turn_finished(session_id))
     turns = channel_servers.user_turns(session_id)
     assert len(turns) == 1 and turns[0]["input_channel"] == "socketio"
     stored = turns[0]["text"]
@@ -51,6 +54,7 @@ def test_metadata_that_is_not_an_object_is_left_out(client, channel_servers):
     session_id = start_session(client)
     client.emit("user_uttered", {"message": "hello", "session_id": session_id, "customData": "{not json"})
     assert client.wait("bot_uttered", timeout_s=30)
+    assert wait_for(lambda: channel_servers.turn_finished(session_id))
     assert [t["text"] for t in channel_servers.user_turns(session_id)] == ["hello"]
 
 

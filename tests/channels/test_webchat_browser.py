@@ -5,42 +5,14 @@ Debian (.ci/run installs it). Without it the test skips locally and fails in CI.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from bot.settings import ROOT
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless as root in a sandbox with no internet: no sandbox, no GPU, no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = ROOT / "reports" / "screenshots" / "webchat.png"
 TRACK_URL = "https://help.larkspur.example/articles/track-your-order"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_chat_in_the_browser_survives_a_reload(browser, channel_servers):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 
@@ -90,3 +90,29 @@ def test_the_channels_transcript_table_matches_the_model():
     core = {c.name: (type(c.type).__name__, c.nullable) for c in TRANSCRIPT.columns}
     assert core.keys() == model.keys()
     assert {k: v[1] for k, v in core.items()} == {k: v[1] for k, v in model.items()}
+
+
+def test_the_channels_transcript_writes_in_order_masked_and_never_blocks(tmp_path):
+    import asyncio
+
+    from bot.channels.transcript import Transcript
+    from bot.storage.privacy import hash_sender
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    migrate.upgrade(url)
+    transcript = Transcript(url, "salt")
+
+    async def talk():
+        await transcript.record("socketio", "s-9", "customer", "mail me: ana@example.com", "m1")
+        await transcript.record("socketio", "s-9", "bot", "Sure.", "m1")
+        await transcript.record("socketio", "s-9", "channel", "", "m1")  # nothing to record
+        await transcript.record("socketio", "s-9", "agent", "Hi, Ana here")
+
+    asyncio.run(talk())
+    assert transcript.flush()
+    with make_engine(url).connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT sender_hash, role, text, message_id FROM transcript ORDER BY id").all()
+    assert [r[1:] for r in rows] == [("customer", "mail me: [email]", "m1"), ("bot", "Sure.", "m1"),
+                                     ("agent", "Hi, Ana here", None)]
+    assert {r[0] for r in rows} == {hash_sender("s-9", "salt")}

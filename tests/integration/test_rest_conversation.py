@@ -84,7 +84,7 @@ def test_an_instruction_to_say_something_is_not_obeyed(bot):
 @pytest.mark.parametrize(
     "message, expected_start",
     [
-        ("can I speak to a real person please", "I'll connect you with a person"),
+        ("can I speak to a real person please", "I'm passing you to a person from our support team"),
         ("tell me a joke", OUT_OF_SCOPE_START),
         ("what is 17 times 23", OUT_OF_SCOPE_START),
         ("hello", "Hi, I'm Larkspur's support assistant"),
@@ -196,4 +196,4 @@ def test_when_the_articles_are_silent_the_bot_says_so_and_yes_hands_over(bot):
     assert texts in ([NO_ANSWER], [domain_response("utter_ask_rephrase_or_handoff")])
     assert elapsed < 2.0
     texts, _ = bot.say(sender, "yes please")
-    assert texts[0].startswith("I'll connect you with a person")
+    assert texts[0].startswith("I'm passing you to a person from our support team")

@@ -368,3 +368,33 @@ def test_export_csv_and_jsonl_since_a_time(log):
     assert empty.getvalue().startswith("turn_id,record_id,created_at")
     with pytest.raises(ValueError):
         log.export(T0, fmt="xml", out=io.StringIO())
+
+
+def test_a_turn_the_customer_saw_an_apology_for_is_not_counted_as_answered(log, engine):
+    """The action logged its reply, but the channel timed out and sent its apology instead."""
+    log.record_turn(turn("erin", "where is my refund", "track_refund", 0, message_id="m-late"))
+    log.record_turn(turn("erin", "thanks", "thank_you", 1, message_id="m-fine"))
+    assert log.stats()["containment"] == 1.0
+    with Session(engine) as session, session.begin():
+        session.add(TranscriptLine(channel="rest", sender_hash=hash_sender("erin", SALT),
+                                   role="channel", kind="timeout", text="Sorry, slow",
+                                   message_id="m-late"))
+    assert log.stats()["containment"] == 0.5
+
+
+def test_hand_over_figures_wait_and_handle_time(log, engine):
+    from datetime import timedelta
+
+    with Session(engine) as session, session.begin():
+        for i, (reply_after, ended_after, status) in enumerate(
+                [(30, 120, "handed_back"), (90, 600, "closed"), (None, None, "queued")]):
+            session.add(Handoff(
+                channel="socketio", sender_id=f"s{i}", sender_hash=f"h{i}", reason="asked",
+                status=status, queued_at=T0,
+                first_reply_at=None if reply_after is None else T0 + timedelta(seconds=reply_after),
+                ended_at=None if ended_after is None else T0 + timedelta(seconds=ended_after)))
+    figures = log.stats()["handoffs"]
+    assert figures["count"] == 3 and figures["waiting_now"] == 1
+    assert figures["by_reason"] == {"asked": 3}
+    assert figures["first_reply_wait_s"] == {"p50": 30, "p95": 90}  # nearest rank
+    assert figures["handle_time_s"] == {"p50": 120, "p95": 600}
