@@ -13,4 +13,7 @@ window.WebChat.default({
   docViewer: false,
   customData: { page: "web" },
   params: { storage: "session" },
+  // The widget's default holds each message back 0.8-3 s (30 ms a character) to look like
+  // typing: a long answer, or a person's reply, then reached the screen 3 s after it arrived.
+  customMessageDelay: () => 300,
 }, document.getElementById("webchat"));
