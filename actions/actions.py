@@ -243,10 +243,10 @@ class ActionDefaultFallback(ResponseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         if too_many_misses(tracker):
-            events = await handing_over(dispatcher, tracker, "fallbacks", STILL_NOT_UNDERSTOOD)
-        else:
-            events = await super().run(dispatcher, tracker, domain)
-        return events + [UserUtteranceReverted()]
+            # No rewind here: it would undo the pause, and the person should see the message.
+            return await handing_over(dispatcher, tracker, "fallbacks", STILL_NOT_UNDERSTOOD)
+        await super().run(dispatcher, tracker, domain)
+        return [UserUtteranceReverted()]
 
 
 STILL_NOT_UNDERSTOOD = "Sorry, I still don't understand."

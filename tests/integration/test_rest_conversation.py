@@ -8,6 +8,7 @@ import pytest
 
 from bot import replies
 from bot.answer import NO_ANSWER
+from bot.handoff.wording import STILL_WAITING
 from tests.integration.conftest import tracker_events
 
 pytestmark = pytest.mark.integration
@@ -197,3 +198,21 @@ def test_when_the_articles_are_silent_the_bot_says_so_and_yes_hands_over(bot):
     assert elapsed < 2.0
     texts, _ = bot.say(sender, "yes please")
     assert texts[0].startswith("I'm passing you to a person from our support team")
+
+
+def test_two_messages_in_a_row_not_understood_go_to_a_person_and_the_bot_then_waits(bot):
+    sender = "gibberish-1"
+    first, _ = bot.say(sender, "blorp fnarg wibble")
+    assert first == [domain_response("utter_ask_rephrase_or_handoff")]
+    second, _ = bot.say(sender, "blorp fnarg wibble")
+    assert second[0].startswith("Sorry, I still don't understand. I'm passing you to a person")
+    # Paused: Rasa runs no action; the customer is told their message is with the team.
+    third, _ = bot.say(sender, "hello?")
+    assert third == [STILL_WAITING]
+    events = tracker_events(bot.settings, sender)
+    paused = max(i for i, e in enumerate(events) if e.get("event") == "pause")
+    assert [e.get("text") for e in events[paused:] if e.get("event") == "user"] == ["hello?"]
+    assert [e for e in events[paused:] if e.get("event") == "bot"] == []
+    (handoff,) = bot.log_query("SELECT reason, status FROM handoffs WHERE sender_hash = :h",
+                               h=bot.sender_hash(sender))
+    assert (handoff["reason"], handoff["status"]) == ("fallbacks", "queued")

@@ -231,7 +231,7 @@ def test_a_second_message_in_a_row_not_understood_goes_to_a_person(log_engine):
     state.events = earlier + state.events
     dispatcher = CollectingDispatcher()
     events = asyncio.run(fallback.run(dispatcher, state, DOMAIN))
-    assert [e["event"] for e in events] == ["slot", "pause", "action", "rewind"]
+    assert [e["event"] for e in events] == ["slot", "pause", "action"]  # a rewind would un-pause
     assert dispatcher.messages[0]["text"].startswith("Sorry, I still don't understand.")
     (handoff,) = dump(log_engine, "handoffs")
     assert handoff["reason"] == "fallbacks"
