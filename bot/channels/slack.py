@@ -31,8 +31,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.cache import Recent
 from bot.channels import outbound
+from bot.channels.cache import Recent
 from bot.channels.guard import cleaned, run_turn
 from bot.settings import get_settings
 

@@ -113,6 +113,7 @@ def last_question(session: Session, channel: str,
         select(TranscriptLine.id, TranscriptLine.text).where(
             TranscriptLine.sender_hash == sender_hash, TranscriptLine.channel == channel,
             TranscriptLine.role == "customer",
+            TranscriptLine.kind.is_(None),  # not a widget's "/greet", not a WeChat image
         ).order_by(TranscriptLine.id.desc()).limit(2)
     ).all()
     if not texts:
