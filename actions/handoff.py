@@ -21,6 +21,7 @@ from bot import services
 from bot.handoff.hours import HANDOFF_FAILED, customer_notice
 from bot.handoff.inbox import HandoffRequest
 from bot.settings import get_settings
+from bot.storage.privacy import mask_pii
 
 logger = logging.getLogger(__name__)
 
@@ -52,35 +53,40 @@ def misses_in_a_row(events: Iterable[Mapping[Text, Any]]) -> int:
 
 
 def summary(tracker: Tracker, reason: str) -> Tuple[str, Dict[str, Any]]:
-    """The bot's one line for the agent (what the customer wanted, their order, what the bot
-    last said) and the same as data."""
-    intents: List[Optional[str]] = []
-    questions: List[str] = []
-    last_bot = ""
+    """The bot's one line for the agent: why, what the customer last asked and what the bot
+    answered to it, their order; and the same as data. Text is masked like the log's."""
+    turns: List[Tuple[Optional[str], str, List[str]]] = []  # (intent, customer text, bot texts)
     for event in tracker.events:
         if event.get("event") == "user":
-            intents.append(((event.get("parse_data") or {}).get("intent") or {}).get("name"))
-            questions.append(event.get("text") or "")
-        elif event.get("event") == "bot" and event.get("text"):
-            last_bot = event["text"]
-    topics = [i for i in intents if i not in NOT_A_TOPIC]
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            turns.append((intent, event.get("text") or "", []))
+        elif event.get("event") == "bot" and event.get("text") and turns:
+            turns[-1][2].append(event["text"])
+    asked = [t for t in turns[:-1] if t[0] not in NOT_A_TOPIC and not t[1].startswith("/")]
+    if reason == "fallbacks":  # what the bot could not place is the point
+        asked = turns[-1:]
     parts = [REASON_WORDS[reason]]
-    if topics:
-        parts.append(f"topic: {topics[-1]}")
+    if asked:
+        intent, text, answers = asked[-1]
+        parts.append(f"last question ({intent or 'unclear'}): {_short(mask_pii(text), 80)}")
+        if answers:
+            parts.append(f"bot answered: {_short(mask_pii(answers[0].splitlines()[0]), 90)}")
     number = tracker.get_slot("order_number")
     if number:
         verified = "verified" if tracker.get_slot("order_verified") else "not verified"
         parts.append(f"order {number} ({verified})")
-    if last_bot:
-        first_line = last_bot.splitlines()[0]
-        parts.append(f"bot said: {first_line[:90]}{'…' if len(first_line) > 90 else ''}")
     details = {
-        "intents": intents[-5:],
+        "intents": [t[0] for t in turns[-5:]],
         "order_number": number,
         "order_verified": bool(tracker.get_slot("order_verified")),
-        "messages": len(questions),
+        "messages": len(turns),
     }
     return " · ".join(parts), details
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 async def hand_over(tracker: Tracker, reason: str, lead: str = "") -> Tuple[str, List[Dict]]:

@@ -116,3 +116,24 @@ def test_the_channels_transcript_writes_in_order_masked_and_never_blocks(tmp_pat
     assert [r[1:] for r in rows] == [("customer", "mail me: [email]", "m1"), ("bot", "Sure.", "m1"),
                                      ("agent", "Hi, Ana here", None)]
     assert {r[0] for r in rows} == {hash_sender("s-9", "salt")}
+
+
+def test_the_summary_names_the_last_question_and_the_bots_answer():
+    from rasa_sdk import Tracker
+
+    from actions.handoff import summary
+
+    def user(text, intent):
+        return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
+
+    events = [user("/greet", "greet"), {"event": "bot", "text": "Hi, I'm Larkspur's assistant."},
+              user("how long do refunds to ana@example.com take", "track_refund"),
+              {"event": "bot", "text": "I couldn't find that in our help centre."},
+              user("human please", "contact_human_agent")]
+    tracker = Tracker("s", {"order_number": "100003", "order_verified": True}, events[-1]["parse_data"],
+                      events, False, None, {}, "action_listen")
+    line, details = summary(tracker, "asked")
+    assert line == ("asked for a person · last question (track_refund): how long do refunds to "
+                    "[email] take · bot answered: I couldn't find that in our help centre. · "
+                    "order 100003 (verified)")
+    assert details["intents"] == ["greet", "track_refund", "contact_human_agent"]
