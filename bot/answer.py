@@ -49,7 +49,7 @@ class DraftOutcome:
 @dataclass
 class Answer:
     text: str
-    kind: str  # "drafted", "extractive", "no_answer" or "search_failed"
+    kind: str  # "approved" (the team's), "drafted", "extractive", "no_answer" or "search_failed"
     offers_handoff: bool
     # The passages search returned, best first: article_id, passage_id, url, score, rank.
     sources: List[Dict[str, Any]] = field(default_factory=list)

@@ -96,17 +96,45 @@ def get_confidence(settings: Optional[Settings] = None):
         return _confidence
 
 
-def components(settings: Optional[Settings] = None, with_drafter: bool = True):
-    """What the answer policy (bot/answering/policy.py) works with (the heavy parts built once)."""
+def components(settings: Optional[Settings] = None, with_drafter: bool = True,
+               with_approved: bool = False):
+    """What the answer policy (bot/answering/policy.py) works with (the heavy parts built once).
+    The team's approved answers come first for customers (``with_approved``); the reports
+    measure the help centre itself and leave them out."""
     from bot.answering.policy import Components
 
     settings = settings or get_settings()
+    retriever = get_retriever(settings)
     return Components(
-        retriever=get_retriever(settings), confidence=get_confidence(settings),
+        retriever=retriever, confidence=get_confidence(settings),
         drafter=get_drafter(settings) if with_drafter else None, top_k=settings.kb_top_k,
         draft_passages=settings.draft_passages, draft_deadline_s=settings.draft_deadline_s,
         trust_refusal=settings.draft_trust_refusal, followup_context=settings.followup_context,
+        approved=get_approved_answers(settings) if with_approved else None,
+        articles={p.article_id: (p.title, p.url) for p in retriever.kb.passages},
     )
+
+
+_approved = None
+
+
+def get_approved_answers(settings: Optional[Settings] = None):
+    """The team's approved answers (bot/answering/approved.py), read from the conversation log's
+    database; None when ``BOT_APPROVED_ANSWERS=off``."""
+    global _approved
+    settings = settings or get_settings()
+    if not settings.approved_answers:
+        return None
+    embedder = get_embedder(settings)
+    with _lock:
+        if _approved is None:
+            from bot.answering.approved import ApprovedAnswers
+            from bot.storage.db import make_engine, session_factory
+
+            _approved = ApprovedAnswers(
+                session_factory(make_engine(settings.log_url)), embedder.encode,
+                threshold=settings.approved_threshold)
+        return _approved
 
 
 def get_drafter(settings: Optional[Settings] = None):
@@ -157,7 +185,7 @@ def answer(text: str, previous: Optional[str] = None, history: Sequence["Turn"] 
     message, `history` the recent turns."""
     from bot.answering.policy import respond
 
-    return respond(components(), text, previous, history)
+    return respond(components(with_approved=True), text, previous, history)
 
 
 def get_conversation_log(settings: Optional[Settings] = None):

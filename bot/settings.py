@@ -140,6 +140,12 @@ class Settings:
     desk_minutes_per_customer: float = 3.0  # the expected wait, per customer ahead in the queue
     fallbacks_before_handoff: int = 2  # messages in a row the bot did not understand
 
+    # Answers the team corrected (bot/answering/approved.py), given before the articles to
+    # questions at least this close (MiniLM cosine) to the approved one; chosen on
+    # data/corrections/paraphrases_dev.yml (reports/corrections.md).
+    approved_answers: bool = True
+    approved_threshold: float = 0.85
+
     # Drafting replies with the fine-tuned generator (bot/generation/)
     # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,
     # and never slower (reports/answers.md). "auto": the latest good run under

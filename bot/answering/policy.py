@@ -1,6 +1,7 @@
 """The one answer policy: refuse, quote or draft. The bot (bot/services.py) and `make eval`
 (bot/evaluation/answers_report.py) both call respond(), so what is measured is what is sent.
 
+    0. A question the team has approved an answer for (approved.py) gets that answer.
     1. Search with the customer's words; a follow-up is searched a second time after the previous
        question, and the search the confidence model trusts more is kept.
     2. Refuse ("I couldn't find that ... would you like a person?") when the confidence model
@@ -35,6 +36,8 @@ class Components:
     draft_deadline_s: float = 3.0
     trust_refusal: bool = False
     followup_context: bool = True
+    approved: Optional[object] = None  # bot.answering.approved.ApprovedAnswers
+    articles: Optional[dict] = None  # article id -> (title, url), for an approved answer's source
 
 
 @dataclass
@@ -74,6 +77,13 @@ def respond(
 
     `text` is the customer's message without entity values; `previous` their previous message in
     this conversation, if any; `history` the recent turns the drafter reads."""
+    if components.approved is not None:
+        found = components.approved.match(text)
+        if found is not None:
+            source = {"article_id": found.article_id or "approved", "passage_id":
+                      f"approved#{found.id}", "url": None, "score": round(found.score, 3),
+                      "rank": 1}
+            return Answer(found.reply(components.articles or {}), "approved", False, [source])
     searched = search(components, text, previous)
     result = searched.result
     if not searched.answers:

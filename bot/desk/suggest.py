@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
-USABLE_KINDS = ("drafted", "extractive")
+USABLE_KINDS = ("approved", "drafted", "extractive")
 WARM_UP_QUESTION = "How long does delivery take?"
 
 # (customer's message, their previous message) -> an Answer (bot/answer.py) or anything with

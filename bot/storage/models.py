@@ -10,6 +10,7 @@
     handoffs       a conversation handed to a person: why, queued, claimed, answered, ended
     agent_messages what an agent sent, beside what the desk suggested (the corrections' signal)
     agents, desk_sessions  the desk's people (Argon2 password hashes) and their logins
+    approved_answers  answers the team corrected: used before the articles from then on
 
 Text is stored with personal data masked (bot/storage/privacy.py) and senders only as a keyed hash.
 Times are UTC. The schema is created by the Alembic migrations in bot/storage/migrations/, which
@@ -358,3 +359,29 @@ class AgentMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     handoff: Mapped[Handoff] = relationship(back_populates="messages")
+
+
+class ApprovedAnswer(Base):
+    """An answer the team wrote for a question (a correction): the bot gives it to questions
+    that mean the same (bot/answering/approved.py) before it searches the articles."""
+
+    __tablename__ = "approved_answers"
+    __table_args__ = (
+        CheckConstraint("status IN ('approved', 'withdrawn')", name="status_known"),
+        Index("ix_approved_answers_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    question: Mapped[str] = mapped_column(Text)  # the canonical form the agent gave
+    answer: Mapped[str] = mapped_column(Text)
+    # The article it comes from, or None with kb_missing: "the help centre has no article on this"
+    article_id: Mapped[Optional[str]] = mapped_column(String(200))
+    kb_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="approved")
+    # Where it came from: the bot's reply that was corrected, if any.
+    turn_id: Mapped[Optional[int]] = mapped_column(ForeignKey("turns.id", ondelete="SET NULL"))
+    original_reply: Mapped[Optional[str]] = mapped_column(Text)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_by: Mapped[Optional[int]] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    withdrawn_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

@@ -1,0 +1,89 @@
+"""Corrections in the desk: an agent approves the right answer for a bot reply, an admin can
+withdraw it, and the "no article" ones are listed for whoever writes articles."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.desk.web import writing
+from bot.storage.models import ApprovedAnswer, Conversation, Retrieval, TranscriptLine, Turn
+from tests.desk.conftest import START, csrf_of
+
+
+def approved(sessions):
+    with sessions() as session:
+        return session.scalars(select(ApprovedAnswer).order_by(ApprovedAnswer.id)).all()
+
+
+def a_bot_reply(sessions) -> int:
+    """A customer question and the bot's (wrong) reply in a transcript, with its logged turn."""
+    with writing(sessions) as session:
+        conversation = Conversation(channel="socketio", sender_hash="h1", started_at=START,
+                                    last_active_at=START)
+        session.add(conversation)
+        session.flush()
+        turn = Turn(record_id="r-1", conversation_id=conversation.id, seq=1, message_id="m-1",
+                    user_text="do you ship to iceland", intent="shipping_costs",
+                    bot_reply="We ship to the US only.", created_at=START)
+        session.add(turn)
+        session.flush()
+        session.add(Retrieval(turn_id=turn.id, article_id="shipping-options",
+                              passage_id="shipping-options#2", score=0.61, rank=1))
+        session.add(TranscriptLine(channel="socketio", sender_hash="h1", role="customer",
+                                   text="do you ship to iceland", message_id="m-1", created_at=START))
+        line = TranscriptLine(channel="socketio", sender_hash="h1", role="bot",
+                              text="We ship to the US only.", message_id="m-1", created_at=START)
+        session.add(line)
+        session.flush()
+        return line.id
+
+
+def test_the_form_starts_from_the_bot_reply_and_approving_stores_it(browser, sessions):
+    ana = browser("ana")
+    line_id = a_bot_reply(sessions)
+    form = ana.get(f"/corrections/new?line={line_id}")
+    assert form.status_code == 200
+    assert 'value="do you ship to iceland"' in form.text
+    assert "We ship to the US only." in form.text
+    assert '<option value="shipping-options" selected>' in form.text
+    answer = ana.post("/corrections", data={
+        "csrf_token": csrf_of(form.text), "question": "Do you ship to Iceland?",
+        "answer": "Yes: we ship to Iceland, in 7 to 12 business days.",
+        "article_id": "shipping-options", "turn_id": "1",
+        "original_reply": "We ship to the US only."}, follow_redirects=False)
+    assert answer.status_code == 303
+    (row,) = approved(sessions)
+    assert (row.question, row.article_id, row.status, row.kb_missing) == (
+        "Do you ship to Iceland?", "shipping-options", "approved", False)
+    assert row.turn_id == 1 and row.original_reply == "We ship to the US only."
+    listed = ana.get("/corrections").text
+    assert "Do you ship to Iceland?" in listed and "Withdraw" not in listed  # agents can't
+
+
+def test_an_answer_needs_an_article_or_the_no_article_mark(browser, sessions):
+    ana = browser("ana")
+    token = csrf_of(ana.get("/corrections/new").text)
+    refused = ana.post("/corrections", data={"csrf_token": token, "question": "Do you sell kites?",
+                                             "answer": "Not yet."})
+    assert refused.status_code == 400 and "Pick the article" in refused.text
+    assert approved(sessions) == []
+    ana.post("/corrections", data={"csrf_token": token, "question": "Do you sell kites?",
+                                   "answer": "Not yet.", "kb_missing": "yes"})
+    (row,) = approved(sessions)
+    assert row.kb_missing and row.article_id is None
+    page = ana.get("/corrections").text
+    assert page.index("Questions the help centre has no article on") < page.rindex("Do you sell kites?")
+
+
+def test_only_an_admin_withdraws_and_a_post_without_the_token_changes_nothing(browser, sessions):
+    ana, boss = browser("ana"), browser("boss", "admin")
+    token = csrf_of(ana.get("/corrections/new").text)
+    ana.post("/corrections", data={"csrf_token": token, "question": "Is gift wrap free?",
+                                   "answer": "Gift wrap costs $4.", "kb_missing": "yes"})
+    (row,) = approved(sessions)
+    assert ana.post(f"/corrections/{row.id}/withdraw", data={"csrf_token": token}).status_code == 403
+    assert boss.post(f"/corrections/{row.id}/withdraw", data={}).status_code == 403  # no token
+    assert approved(sessions)[0].status == "approved"
+    boss_token = csrf_of(boss.get("/corrections").text)
+    boss.post(f"/corrections/{row.id}/withdraw", data={"csrf_token": boss_token})
+    assert approved(sessions)[0].status == "withdrawn"
