@@ -22,7 +22,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval bench bench-orders bench-desk clean
+.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -102,6 +102,9 @@ bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present
 
 bench-orders: venvs $(MODEL) $(KB) $(RERANKER) ## Order-form turns against help-centre answers, 1 and 10 customers at once -> reports/bench_orders.md
 	$(ACT_PY) -m bot.evaluation.bench_orders
+
+eval-corrections: venvs $(KB) ## Approved answers: the threshold chosen on the dev paraphrases, reported on held-out ones -> reports/corrections.md
+	$(ACT_PY) -m bot.evaluation.corrections_report
 
 bench-desk: venvs $(MODEL) $(KB) $(RERANKER) ## Hand-over to the desk's queue, and an agent's reply to the widget, against a bot answer -> reports/bench_desk.md
 	$(ACT_PY) -m bot.evaluation.bench_desk

@@ -16,7 +16,7 @@ import abc
 import asyncio
 import logging
 import re
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet, UserUtteranceReverted
@@ -69,6 +69,16 @@ async def search_answer(tracker: Tracker) -> Answer:
     except Exception:
         logger.exception("answer.search_failed")
     return Answer(SEARCH_FAILED, "search_failed", offers_handoff=True)
+
+
+async def approved_answer(text: Text) -> "Optional[Answer]":
+    """The team's approved answer, within the action's deadline; None on any trouble."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(services.approved, text),
+                                      get_settings().action_deadline_s)
+    except Exception as e:
+        logger.error("answer.approved_failed error=%s", type(e).__name__)
+        return None
 
 
 class ActionAnswerSupport(Action):
@@ -207,6 +217,13 @@ class ActionOutOfScope(ResponseAction):
         # gets to answer it in context first; what it can't answer gets the out-of-scope reply.
         history = turns_from_events(tracker.events)
         text = tracker.latest_message.get("text") or ""
+        if pending_question(tracker) is None:
+            # A question the team approved an answer for is in scope, whatever NLU thought.
+            answer = await approved_answer(text)
+            if answer is not None:
+                dispatcher.utter_message(text=answer.text)
+                await log_turn(tracker, answer.text, sources=answer.sources)
+                return [SlotSet("handoff_offered", False)]
         if history and pending_question(tracker) is None and is_followup(text, history[-1].user):
             answer = await search_answer(tracker)
             if answer.kind not in NOT_ANSWERED:

@@ -104,14 +104,12 @@ def components(settings: Optional[Settings] = None, with_drafter: bool = True,
     from bot.answering.policy import Components
 
     settings = settings or get_settings()
-    retriever = get_retriever(settings)
     return Components(
-        retriever=retriever, confidence=get_confidence(settings),
+        retriever=get_retriever(settings), confidence=get_confidence(settings),
         drafter=get_drafter(settings) if with_drafter else None, top_k=settings.kb_top_k,
         draft_passages=settings.draft_passages, draft_deadline_s=settings.draft_deadline_s,
         trust_refusal=settings.draft_trust_refusal, followup_context=settings.followup_context,
         approved=get_approved_answers(settings) if with_approved else None,
-        articles={p.article_id: (p.title, p.url) for p in retriever.kb.passages},
     )
 
 
@@ -129,11 +127,13 @@ def get_approved_answers(settings: Optional[Settings] = None):
     with _lock:
         if _approved is None:
             from bot.answering.approved import ApprovedAnswers
+            from bot.retrieval.articles import load_articles
             from bot.storage.db import make_engine, session_factory
 
             _approved = ApprovedAnswers(
                 session_factory(make_engine(settings.log_url)), embedder.encode,
-                threshold=settings.approved_threshold)
+                threshold=settings.approved_threshold,
+                articles={a.id: (a.title, a.url) for a in load_articles(settings.articles_dir)})
         return _approved
 
 
@@ -186,6 +186,13 @@ def answer(text: str, previous: Optional[str] = None, history: Sequence["Turn"] 
     from bot.answering.policy import respond
 
     return respond(components(with_approved=True), text, previous, history)
+
+
+def approved(text: str) -> "Optional[Answer]":
+    """Blocking: the team's approved answer to ``text`` alone, or None (for messages NLU put out
+    of scope: what the team answered is in scope). Needs the embedder, not the index."""
+    found = get_approved_answers()
+    return found.answer(text) if found is not None else None
 
 
 def get_conversation_log(settings: Optional[Settings] = None):

@@ -9,8 +9,8 @@ chosen on data: reports/corrections.md) gets the approved answer with its source
 No restart and no index rebuild: ``match`` looks at the table at most every ``refresh_s``, and
 embeds only questions it has not seen. A withdrawn answer stops matching at the next look.
 
-    approved = ApprovedAnswers(sessions, embedder, threshold=0.85, articles=articles)
-    found = approved.match("how long do refunds to paypal take")   # an Approved, or None
+    approved = ApprovedAnswers(sessions, embedder.encode, threshold=0.85, articles=articles)
+    answer = approved.answer("how long do refunds to paypal take")   # an Answer, or None
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.answer import Answer
 from bot.storage.models import ApprovedAnswer
 
 logger = logging.getLogger(__name__)
@@ -50,9 +51,10 @@ class Approved:
 
 class ApprovedAnswers:
     def __init__(self, sessions: "sessionmaker[Session]", embed: Callable[[List[str]], np.ndarray],
-                 threshold: float, refresh_s: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 threshold: float, articles: Optional[Mapping[str, Tuple[str, str]]] = None,
+                 refresh_s: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.sessions = sessions
+        self.articles = dict(articles or {})  # article id -> (title, url), for the source line
         self.embed = embed  # texts -> unit-length rows (bot.retrieval.embedder.Embedder.encode)
         self.threshold = threshold
         self.refresh_s = refresh_s
@@ -75,6 +77,15 @@ class ApprovedAnswers:
         id_, question, answer, article_id = rows[best]
         logger.info("answer.approved id=%d score=%.3f", id_, float(scores[best]))
         return Approved(id_, question, answer, article_id, float(scores[best]))
+
+    def answer(self, text: str) -> Optional[Answer]:
+        """The approved answer as the bot sends it (with its source), or None."""
+        found = self.match(text)
+        if found is None:
+            return None
+        source = {"article_id": found.article_id or "approved", "passage_id": f"approved#{found.id}",
+                  "url": None, "score": round(found.score, 3), "rank": 1}
+        return Answer(found.reply(self.articles), "approved", False, [source])
 
     def _current(self):
         with self._lock:

@@ -37,7 +37,6 @@ class Components:
     trust_refusal: bool = False
     followup_context: bool = True
     approved: Optional[object] = None  # bot.answering.approved.ApprovedAnswers
-    articles: Optional[dict] = None  # article id -> (title, url), for an approved answer's source
 
 
 @dataclass
@@ -77,13 +76,9 @@ def respond(
 
     `text` is the customer's message without entity values; `previous` their previous message in
     this conversation, if any; `history` the recent turns the drafter reads."""
-    if components.approved is not None:
-        found = components.approved.match(text)
-        if found is not None:
-            source = {"article_id": found.article_id or "approved", "passage_id":
-                      f"approved#{found.id}", "url": None, "score": round(found.score, 3),
-                      "rank": 1}
-            return Answer(found.reply(components.articles or {}), "approved", False, [source])
+    approved = components.approved.answer(text) if components.approved is not None else None
+    if approved is not None:
+        return approved
     searched = search(components, text, previous)
     result = searched.result
     if not searched.answers:
