@@ -144,7 +144,7 @@ class Settings:
     # questions at least this close (MiniLM cosine) to the approved one; chosen on
     # data/corrections/paraphrases_dev.yml (reports/corrections.md).
     approved_answers: bool = True
-    approved_threshold: float = 0.85
+    approved_threshold: float = 0.93
 
     # Drafting replies with the fine-tuned generator (bot/generation/)
     # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,

@@ -4,7 +4,8 @@ An agent corrects an answer in the desk (bot/desk/corrections.py): a canonical q
 right answer, and the article it comes from or "the help centre has no article on this". The row
 lands in ``approved_answers``; the answer policy (policy.py) asks ``match`` first, and a customer
 question that means the same (MiniLM cosine to the approved question at or above the threshold,
-chosen on data: reports/corrections.md) gets the approved answer with its source.
+chosen on data: reports/corrections.md) that names the same payment method, region, operation,
+item and numbers (contrast.py) gets the approved answer with its source.
 
 No restart and no index rebuild: ``match`` looks at the table at most every ``refresh_s``, and
 embeds only questions it has not seen. A withdrawn answer stops matching at the next look.
@@ -26,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answer import Answer
+from bot.answering.contrast import same_terms
 from bot.storage.models import ApprovedAnswer
 
 logger = logging.getLogger(__name__)
@@ -71,9 +73,13 @@ class ApprovedAnswers:
         if not rows or not text.strip():
             return None
         scores = vectors @ self.embed([text])[0]
-        best = int(np.argmax(scores))
-        if float(scores[best]) < self.threshold:
+        # Only approved questions naming the same payment method, region, operation, item,
+        # numbers... (contrast.py): a look-alike about another one needs another answer.
+        allowed = [i for i in np.argsort(-scores) if scores[i] >= self.threshold
+                   and same_terms(text, rows[i][1])]
+        if not allowed:
             return None
+        best = int(allowed[0])
         id_, question, answer, article_id = rows[best]
         logger.info("answer.approved id=%d score=%.3f", id_, float(scores[best]))
         return Approved(id_, question, answer, article_id, float(scores[best]))

@@ -1,5 +1,6 @@
 """A correction takes effect at once: an approved answer reaches the next customer who asks the
-same thing (in other words), through the real servers, without a restart; withdrawn, it stops."""
+same thing, through the real servers, without a restart; withdrawn, it stops. (How far a
+rewording may go is measured in reports/corrections.md: not far, for now.)"""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_an_approved_answer_is_given_at_once_and_stops_when_withdrawn(bot):
             session.add(row)
             session.flush()
             row_id = row.id
-        reply = ask_until(bot, f"wrap-{bot.db_kind}", "is gift wrap free of charge?",
+        reply = ask_until(bot, f"wrap-{bot.db_kind}", "is gift wrapping free",
                           lambda r: ANSWER in r)
         assert reply == f"{ANSWER}\nAnswer from our support team."
         # An unrelated question still gets the help centre.
@@ -44,7 +45,7 @@ def test_an_approved_answer_is_given_at_once_and_stops_when_withdrawn(bot):
 
         with Session(engine) as session, session.begin():
             session.get(ApprovedAnswer, row_id).status = "withdrawn"
-        reply = ask_until(bot, f"wrap2-{bot.db_kind}", "is gift wrap free of charge?",
+        reply = ask_until(bot, f"wrap2-{bot.db_kind}", "is gift wrapping free",
                           lambda r: ANSWER not in r)
         assert ANSWER not in reply
         logged = bot.log_query(
