@@ -91,3 +91,18 @@ def test_the_best_of_several_wins_and_a_broken_database_answers_nothing(store, t
     broken = ApprovedAnswers(session_factory(make_engine(f"sqlite:///{tmp_path / 'none.db'}")),
                              bag_of_words, threshold=0.9)
     assert broken.answer("paypal refund") is None  # no table: the articles answer instead
+
+
+@pytest.mark.parametrize("question, approved, same", [
+    ("how long does a PayPal refund take", "How long does a refund to PayPal take?", True),
+    ("how long does a refund to my visa take", "How long does a refund to PayPal take?", False),
+    ("can I pay with a gift card", "Can I pay with a card?", False),
+    ("shipping to Canada cost", "How much is shipping to the US?", False),
+    ("can I return candles", "Can I return candles?", True),
+    ("can I exchange candles", "Can I return candles?", False),
+    ("is shipping free over $50", "Is shipping free on orders over $100?", False),
+])
+def test_the_contrast_check_tells_look_alikes_from_the_same_question(question, approved, same):
+    from bot.answering.contrast import same_terms
+
+    assert same_terms(question, approved) is same
