@@ -12,6 +12,8 @@
     transcript.py      what the customer saw, with what the bot understood for its replies
     live.py            the server-sent events that keep an open conversation current
     suggest.py         the bot's answer to the customer's last question, as a suggested reply
+    corrections.py     the team's corrections: approved answers, withdrawn ones, missing articles
+    correction_routes.py  their pages: the list, the form, an admin's withdrawal
     cli.py             the `desk` and `agents` commands
 
 The desk reaches customers only through the Rasa server's desk bridge (bot/handoff/bridge.py);
