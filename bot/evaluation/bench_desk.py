@@ -31,16 +31,12 @@ import requests
 from bot import launcher
 from bot.evaluation.bench_servers import throwaway_settings
 from bot.settings import ROOT
+from bot.storage.log import percentile
 from tests.channels.socketio_client import PollingClient
 
 PORTS = (25105, 25155, 25170)  # Rasa, action server, desk
 PASSWORD = "bench-password-not-secret"
 QUEUE_PAGE_REFRESH_S = 2.0  # bot/desk/static/desk.js
-
-
-def p95(values: List[float]) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 class Agent:
@@ -131,7 +127,8 @@ def render(samples: List[Dict[str, float]], seconds_total: float) -> str:
     def row(label: str, key: str, note: str) -> str:
         values = [s[key] for s in samples]
         return (f"| {label} | {len(values)} | {statistics.median(values):.2f} s | "
-                f"{p95(values):.2f} s | {p95(values) / p95([s['baseline'] for s in samples]):.2f} "
+                f"{percentile(values, 95):.2f} s | "
+                f"{percentile(values, 95) / percentile([s['baseline'] for s in samples], 95):.2f} "
                 f"| {note} |")
 
     return "\n".join([

@@ -205,7 +205,7 @@ def add_line(sessions, clock):
 def add_turn(sessions, clock):
     """A logged turn for a customer message, with its retrievals and a draft."""
     def add(message_id: str, *, intent: str = "ask_refund", channel: str = "socketio",
-            sender_hash: str = "h" * 64) -> int:
+            sender_hash: str = "h" * 64, article_id: str = "refunds") -> int:
         with writing(sessions) as session:
             conversation = Conversation(channel=channel, sender_hash=sender_hash,
                                         started_at=clock(), last_active_at=clock())
@@ -214,7 +214,7 @@ def add_turn(sessions, clock):
             turn = Turn(record_id=message_id[:36], conversation_id=conversation.id, seq=1,
                         user_text="refund?", intent=intent, confidence=0.91, entities=[],
                         bot_reply="...", message_id=message_id, created_at=clock())
-            turn.retrievals = [Retrieval(article_id="refunds", passage_id="refunds#1",
+            turn.retrievals = [Retrieval(article_id=article_id, passage_id=f"{article_id}#1",
                                          score=0.8123, rank=1)]
             turn.drafts = [Draft(generator_run="run-1", prompt_hash="p" * 64, draft_text="x",
                                  status="rejected", failed_check="novel_words",

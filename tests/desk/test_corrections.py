@@ -3,11 +3,11 @@ withdraw it, and the "no article" ones are listed for whoever writes articles.""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from bot.desk.web import writing
-from bot.storage.models import ApprovedAnswer, Conversation, Retrieval, TranscriptLine, Turn
-from tests.desk.conftest import START, csrf_of
+from bot.storage.models import ApprovedAnswer
+from tests.desk.conftest import csrf_of
 
 
 def approved(sessions):
@@ -15,32 +15,18 @@ def approved(sessions):
         return session.scalars(select(ApprovedAnswer).order_by(ApprovedAnswer.id)).all()
 
 
-def a_bot_reply(sessions) -> int:
+@pytest.fixture
+def a_bot_reply(add_turn, add_line):
     """A customer question and the bot's (wrong) reply in a transcript, with its logged turn."""
-    with writing(sessions) as session:
-        conversation = Conversation(channel="socketio", sender_hash="h1", started_at=START,
-                                    last_active_at=START)
-        session.add(conversation)
-        session.flush()
-        turn = Turn(record_id="r-1", conversation_id=conversation.id, seq=1, message_id="m-1",
-                    user_text="do you ship to iceland", intent="shipping_costs",
-                    bot_reply="We ship to the US only.", created_at=START)
-        session.add(turn)
-        session.flush()
-        session.add(Retrieval(turn_id=turn.id, article_id="shipping-options",
-                              passage_id="shipping-options#2", score=0.61, rank=1))
-        session.add(TranscriptLine(channel="socketio", sender_hash="h1", role="customer",
-                                   text="do you ship to iceland", message_id="m-1", created_at=START))
-        line = TranscriptLine(channel="socketio", sender_hash="h1", role="bot",
-                              text="We ship to the US only.", message_id="m-1", created_at=START)
-        session.add(line)
-        session.flush()
-        return line.id
+    add_turn("m-1", intent="shipping_costs", article_id="shipping-options")
+    add_line("customer", "do you ship to iceland", message_id="m-1")
+    return add_line("bot", "We ship to the US only.", message_id="m-1")
 
 
-def test_the_form_starts_from_the_bot_reply_and_approving_stores_it(browser, sessions):
+def test_the_form_starts_from_the_bot_reply_and_approving_stores_it(browser, sessions,
+                                                                     a_bot_reply):
     ana = browser("ana")
-    line_id = a_bot_reply(sessions)
+    line_id = a_bot_reply
     form = ana.get(f"/corrections/new?line={line_id}")
     assert form.status_code == 200
     assert 'value="do you ship to iceland"' in form.text
