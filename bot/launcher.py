@@ -204,6 +204,16 @@ def check_ports_free(settings: Settings) -> None:
                 )
 
 
+def _drafter_note(settings: Settings) -> str:
+    """Whether replies are drafted, and whether the drafter is behind the team's corrections."""
+    from bot.generation.choice import choose
+
+    try:
+        return choose(settings).note
+    except Exception as e:  # the banner must come up; the action server's log has the details
+        return f"unknown ({type(e).__name__}: see the action server's log)"
+
+
 def banner(settings: Settings, seconds: float) -> str:
     url = settings.rasa_url
     channels = settings.credentials.read_text() if settings.credentials.exists() else ""
@@ -232,6 +242,7 @@ Larkspur support bot is up (the servers answered after {seconds:.0f} s).
   Order system (demo store, its API):     {settings.store_url}/docs
     demo orders to try (number, e-mail):  store/README.md
   Logs:                                   {settings.var_dir / 'logs'}
+  Drafter:                                {_drafter_note(settings)}
 
 Press Ctrl-C to stop the servers.
 """

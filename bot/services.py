@@ -144,23 +144,15 @@ def get_drafter(settings: Optional[Settings] = None):
     embedder = get_embedder(settings)
     with _lock:
         if _drafter is False:
+            from bot.generation.choice import choose
             from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
             from bot.generation.drafter import Drafter
-            from bot.generation.runs import latest_good
             from bot.generation.runtimes import open_runtime
 
-            choice = settings.generator
-            if choice == "off":
-                source = None
-            elif choice == "auto":
-                source = latest_good(settings.models_dir)
-                if source is None:
-                    logger.warning(
-                        "generator.none: no fine-tuned run under %s; replies are extractive "
-                        "(make generator trains one)", settings.models_dir / "generator" / "runs"
-                    )
-            else:
-                source = choice
+            choice = choose(settings)
+            source = choice.source
+            if source is None and settings.generator != "off":
+                logger.warning("generator.none: %s", choice.note)
             if source is None:
                 _drafter = None
             else:
@@ -175,7 +167,8 @@ def get_drafter(settings: Optional[Settings] = None):
                     refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
                     vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir),
                 )
-                logger.info("generator.loaded run=%s runtime=%s", source, runtime.name)
+                logger.info("generator.loaded run=%s runtime=%s: %s", source, runtime.name,
+                            choice.note)
         return _drafter
 
 

@@ -153,6 +153,10 @@ class Settings:
     # any Hugging Face id.
     generator: str = "off"
     generator_base: str = "packaged:SmolLM2-135M-Instruct"  # what `generator finetune` starts from
+    # With "auto", a run trained on other data than today's (the written examples plus the team's
+    # corrections: bot/generation/team_data.py) is not used unless this says so; a run named in
+    # BOT_GENERATOR is always used, as the operator chose it.
+    generator_allow_stale: bool = False
     generator_runtime: str = "auto"  # auto (ctranslate2 on a CPU, transformers on a GPU), transformers, ctranslate2, onnxruntime-genai
     draft_deadline_s: float = 3.0  # a draft slower than this is abandoned for the extractive reply
     draft_max_new_tokens: int = 100

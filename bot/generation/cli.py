@@ -17,11 +17,12 @@ from pathlib import Path
 from bot.settings import get_settings
 
 
-def _examples(folder: Path, settings):
+def _examples(folder: Path, settings, extra=()):
     from bot.generation.dataset import build, read_written
     from bot.services import get_retriever
 
-    return build(read_written(folder), get_retriever(settings), settings.draft_passages)
+    return build(read_written(folder) + list(extra), get_retriever(settings),
+                 settings.draft_passages)
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
@@ -37,18 +38,28 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 
 def _finetune(settings, recipe_name: str, **overrides) -> Path:
-    from bot.generation.dataset import TRAIN_DIR, data_hash, label_counts
+    """The written examples plus the team's corrections and edited suggestions (team_data), each
+    with its provenance in the run's manifest, and the hash `generator.choice` checks."""
+    from bot.generation.dataset import TRAIN_DIR, label_counts
     from bot.generation.finetune import RECIPES, finetune, new_run_dir, with_overrides
     from bot.generation.model import resolve_base
     from bot.generation.runs import read_manifest
+    from bot.generation.team_data import current_data_hash, load, summary
 
     recipe = with_overrides(RECIPES[recipe_name], **overrides)
     base = resolve_base(settings.generator_base, settings.models_dir)
-    train = _examples(settings.root / TRAIN_DIR, settings)
-    print(f"training examples: {len(train)} {label_counts(train)}", flush=True)
+    team = load(settings)
+    train = _examples(settings.root / TRAIN_DIR, settings, team)
+    print(f"training examples: {len(train)} {label_counts(train)}; from the team: "
+          f"{summary(team)}", flush=True)
+    labels = {e.id: e.label for e in train}
+    data = {
+        "written": {"folder": str(TRAIN_DIR), "examples": len(train) - len(team)},
+        "team": [{"id": t["id"], "label": labels[t["id"]], **t["provenance"]} for t in team],
+    }
     return finetune(
         base, train, new_run_dir(settings.models_dir, recipe), recipe,
-        data_hash(settings.root / TRAIN_DIR), read_manifest(Path(base)),
+        current_data_hash(settings.root / TRAIN_DIR, team), read_manifest(Path(base)), data,
     )
 
 
@@ -62,8 +73,10 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensure(args: argparse.Namespace) -> int:
-    """Trains a run when there is none (make generator); the bot drafts with it only when
-    BOT_GENERATOR=auto (the default is quoting: reports/answers.md)."""
+    """Trains a run when there is none (make generator); says when the latest one is behind the
+    data. The bot drafts with a run only when BOT_GENERATOR=auto (the default is quoting:
+    reports/answers.md) and the run is current (bot/generation/choice.py)."""
+    from bot.generation.choice import choose
     from bot.generation.runs import latest_good
 
     settings = get_settings()
@@ -74,8 +87,10 @@ def _cmd_ensure(args: argparse.Namespace) -> int:
         print("generator: no fine-tuned run yet; training one with the CPU recipe "
               "(at most about 30 minutes on 2 cores, once; progress and ETA below)", flush=True)
         run = _finetune(settings, "cpu")
-    print(f"generator: {run}" + ("" if settings.generator == "auto" else
-                                 " (the bot drafts with it when BOT_GENERATOR=auto)"))
+    if settings.generator == "auto":
+        print(f"generator: {choose(settings).note}")
+    else:
+        print(f"generator: {run} (the bot drafts with it when BOT_GENERATOR=auto)")
     return 0
 
 

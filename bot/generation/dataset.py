@@ -50,6 +50,8 @@ class Example:
     contexts: List[Context]
     history: List[Turn] = field(default_factory=list)
     label: str = ""  # answer, refusal_missed (gold not retrieved), refusal_cut, unanswerable
+    # written (data/generator), correction or agent_edit (the team's, bot/generation/team_data.py)
+    source: str = "written"
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -85,7 +87,8 @@ def build(
             target, label = answer, "answer"
         examples.append(
             Example(w["id"], w["question"], article, answer, target, contexts,
-                    history_from_pairs(w.get("history")), label)
+                    history_from_pairs(w.get("history")), label,
+                    (w.get("provenance") or {}).get("source", "written"))
         )
     return examples
 

@@ -23,6 +23,7 @@ import math
 import platform
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -138,8 +139,10 @@ def finetune(
     recipe: Recipe,
     data_hash: str,
     base_manifest: Optional[dict] = None,
+    data: Optional[dict] = None,
 ) -> Path:
-    """Fine-tunes `base` (a path or HF id) on `train`; returns the run folder."""
+    """Fine-tunes `base` (a path or HF id) on `train`; returns the run folder. `data` describes
+    where the examples came from (written files, the team's corrections) for the manifest."""
     import torch
     from peft import LoraConfig, get_peft_model
     from tqdm.auto import tqdm
@@ -158,9 +161,13 @@ def finetune(
     examples = [e for e in train if e.label in recipe.train_labels]
     left_out = len(train) - len(examples)
     rng.shuffle(examples)
+    # The team's corrections (bot/generation/team_data.py) are few and the point of retraining:
+    # they are always trained on, never cut by max_examples nor held back for the dev loss.
+    team = [e for e in examples if e.source != "written"]
+    written = [e for e in examples if e.source == "written"]
     if recipe.max_examples:
-        examples = examples[: recipe.max_examples]
-    pairs = [(e, encode(tokenizer, e)) for e in examples]
+        written = written[: max(0, recipe.max_examples - len(team))]
+    pairs = [(e, encode(tokenizer, e)) for e in written + team]
     too_long = sum(len(ids) > recipe.max_tokens for _, (ids, _) in pairs)
     pairs = [(e, pair) for e, pair in pairs if len(pair[0]) <= recipe.max_tokens]
     n_dev = max(1, int(len(pairs) * recipe.dev_fraction))
@@ -251,8 +258,12 @@ def finetune(
         "base": base,
         "base_manifest": base_manifest,
         "data_hash": data_hash,
+        "data": data or {},
         "recipe": asdict(recipe),
-        "examples": {"train": len(fit), "dev": len(dev), "too_long": too_long, "left_out_labels": left_out},
+        "examples": {"train": len(fit), "dev": len(dev), "too_long": too_long, "left_out_labels": left_out,
+                     # what was trained on, by where it came from (written, correction, agent_edit)
+                     "by_source": dict(Counter(e.source for e, _ in pairs)),
+                     "team_ids": sorted(e.id for e, _ in pairs if e.source != "written")},
         "epochs": history,
         "steps": step,
         "stopped_early": stopped_early,

@@ -81,3 +81,12 @@ def convert_onnx(merged: Path, out: Path) -> Path:
         shutil.rmtree(out)
     tmp.rename(out)
     return out
+
+
+def freshness(run: Path, current_hash: str) -> Optional[str]:
+    """None when `run` was trained on today's data; otherwise one sentence saying it is not."""
+    trained_on = (read_manifest(run) or {}).get("data_hash")
+    if trained_on == current_hash:
+        return None
+    return (f"the drafter run {run.name} was trained on data {trained_on}, the data is now "
+            f"{current_hash} (new written examples or corrections)")

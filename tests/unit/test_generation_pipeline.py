@@ -31,15 +31,42 @@ def base_dir():
     return resolve_base(PACKAGED, get_settings().models_dir)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, retriever, base_dir):
-    from bot.generation.finetune import RECIPES, finetune
+# An agent's correction, approved in the desk: the smoke run must train on it (issue: corrections
+# train the next drafter) and its manifest must say so.
+CORRECTION = {"question": "how many days do I have to send back a lamp",
+              "answer": "You have 30 days from delivery to register a return.",
+              "article_id": "start-a-return"}
 
+
+@pytest.fixture(scope="module")
+def team_log(tmp_path_factory):
+    from sqlalchemy.orm import Session
+
+    from bot.storage import migrate
+    from bot.storage.db import make_engine, session_factory
+    from bot.storage.models import ApprovedAnswer
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('log') / 'log.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.add(ApprovedAnswer(**CORRECTION, kb_missing=False, status="approved"))
+    return session_factory(engine)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, retriever, base_dir, team_log):
+    from bot.generation.finetune import RECIPES, finetune
+    from bot.generation.team_data import current_data_hash, heldout_questions, team_examples
+
+    team = team_examples(team_log, heldout_questions(ROOT))
     written = read_written(ROOT / TRAIN_DIR)
-    examples = build(written[:40], retriever, 3)
+    examples = build(written[:40] + team, retriever, 3)
     models = tmp_path_factory.mktemp("models")
     run = models / "generator" / "runs" / "20260101-000000-smoke"
-    finetune(base_dir, examples, run, RECIPES["smoke"], data_hash="test")
+    finetune(base_dir, examples, run, RECIPES["smoke"],
+             data_hash=current_data_hash(ROOT / TRAIN_DIR, team),
+             data={"team": [{"id": t["id"], **t["provenance"]} for t in team]})
     return models, run, examples
 
 
@@ -80,7 +107,7 @@ def test_a_tiny_finetune_saves_a_run_that_reloads(smoke_run):
     # the refusals forced by retrieval misses are not trained on (finetune.Recipe.train_labels)
     left_out = sum(e.label not in RECIPES["smoke"].train_labels for e in examples)
     assert left_out > 0 and manifest["examples"]["left_out_labels"] == left_out
-    assert manifest["recipe"]["name"] == "smoke" and manifest["data_hash"] == "test"
+    assert manifest["recipe"]["name"] == "smoke"
     assert manifest["epochs"][0]["dev_loss"] > 0
     assert is_good(run) and latest_good(models) == run
     context = [Context("return-policy", "Our return policy", "", "You can return items within 30 days.")]
@@ -89,6 +116,25 @@ def test_a_tiny_finetune_saves_a_run_that_reloads(smoke_run):
         generation = rt.generate(render(rt.tokenizer, "how long for returns", context), 8, deadline_s=60)
         assert generation.prompt_tokens > 20 and 0 < generation.new_tokens <= 8
         assert generation.first_token_s is not None and not generation.timed_out
+
+
+def test_the_smoke_run_trains_on_the_teams_correction_and_its_manifest_says_so(smoke_run, team_log):
+    from bot.generation.dataset import data_hash
+    from bot.generation.team_data import current_data_hash, heldout_questions, team_examples
+
+    _, run, examples = smoke_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    correction = next(e for e in examples if e.source == "correction")
+    # grounded in the retrieved passages, so trained as an answer, cited like the written ones
+    assert correction.label == "answer"
+    assert correction.target == CORRECTION["answer"] + " [start-a-return]"
+    assert manifest["examples"]["team_ids"] == [correction.id]
+    assert manifest["examples"]["by_source"]["correction"] == 1
+    assert manifest["data"]["team"][0]["source"] == "correction"
+    # the hash covers the correction: the run is current for this log, not for the files alone
+    team = team_examples(team_log, heldout_questions(ROOT))
+    assert manifest["data_hash"] == current_data_hash(ROOT / TRAIN_DIR, team)
+    assert manifest["data_hash"] != data_hash(ROOT / TRAIN_DIR)
 
 
 def test_an_unfinished_run_is_never_used(tmp_path):
