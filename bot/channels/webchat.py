@@ -36,6 +36,7 @@ CONTENT_SECURITY_POLICY = (
 # What the page may load; anything else under web/ is not served.
 FILES = {
     "chat.js": "application/javascript",
+    "feedback.js": "application/javascript",  # thumbs up / down under the bot's messages
     "chat.css": "text/css",
     "vendor/rasa-webchat.js": "application/javascript",
 }

@@ -4,7 +4,7 @@
     turns          one per customer message: what they wrote, what the bot understood and replied
     retrievals     the knowledge-base passages a turn's search returned, by rank
     drafts         what the generator drafted for a turn and what became of the draft
-    feedback       a rating or a corrected reply, for a turn or for a draft
+    feedback       a rating or a corrected reply, for a turn, a draft or a customer's message
     order_actions  what a turn did on a customer's order: which order, which operation, outcome
     transcript     every message a customer sent or was shown, on any channel, as they saw it
     handoffs       a conversation handed to a person: why, queued, claimed, answered, ended
@@ -49,6 +49,8 @@ TRANSCRIPT_ROLES = ("customer", "bot", "channel", "agent")
 HANDOFF_REASONS = ("asked", "offer", "fallbacks", "lockout")
 HANDOFF_STATUSES = ("queued", "claimed", "handed_back", "closed")
 AGENT_ROLES = ("agent", "admin")
+# Who gave a rating: a customer under a bot reply, or an agent in the desk.
+FEEDBACK_SOURCES = ("customer", "agent")
 # What the agent did with the desk's suggested reply.
 SUGGESTION_USES = ("as_is", "edited", "own")
 # done: the shop did it (or showed it); refused: its rules or the identity check said no;
@@ -202,18 +204,35 @@ class Draft(Base):
 
 
 class Feedback(Base):
+    """A rating or a corrected reply. A customer's rating (source 'customer', from the web chat
+    page or Slack: bot/channels/feedback.py) is about the bot's reply to one of their messages:
+    ``message_id`` is Rasa's id of that message, the key ``turns`` and ``transcript`` share, so a
+    rating given before the turn reached ``turns`` still finds it. Ratings are +1 (helpful) or
+    -1 (not helpful); one row per rated reply and sender, replaced when they rate it again."""
+
     __tablename__ = "feedback"
     __table_args__ = (
-        CheckConstraint("turn_id IS NOT NULL OR draft_id IS NOT NULL", name="about_something"),
+        CheckConstraint(
+            "turn_id IS NOT NULL OR draft_id IS NOT NULL OR message_id IS NOT NULL",
+            name="about_something",
+        ),
+        CheckConstraint("source IN ('customer', 'agent')", name="source_known"),
         Index("ix_feedback_turn_id", "turn_id"),
         Index("ix_feedback_draft_id", "draft_id"),
+        Index("ix_feedback_message_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     turn_id: Mapped[Optional[int]] = mapped_column(ForeignKey("turns.id", ondelete="CASCADE"))
     draft_id: Mapped[Optional[int]] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
-    rating: Mapped[Optional[int]] = mapped_column(Integer)  # e.g. -1/+1 or 1..5, as the UI asks
+    rating: Mapped[Optional[int]] = mapped_column(Integer)  # +1 helpful, -1 not helpful
     edited_text: Mapped[Optional[str]] = mapped_column(Text)  # an agent's corrected reply
+    # Rasa's id of the customer message whose reply is rated (turns/transcript.message_id).
+    message_id: Mapped[Optional[str]] = mapped_column(String(64))
+    channel: Mapped[Optional[str]] = mapped_column(String(64))
+    sender_hash: Mapped[Optional[str]] = mapped_column(String(64))  # who rated; `logs erase`
+    comment: Mapped[Optional[str]] = mapped_column(Text)  # the customer's words, masked
+    source: Mapped[Optional[str]] = mapped_column(String(16))  # one of FEEDBACK_SOURCES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -72,11 +72,13 @@ class _FakeApi:
 
 
 class FakeSlack(_FakeApi):
-    """Slack's Web API: `chat.postMessage` with a bot token."""
+    """Slack's Web API: `chat.postMessage` and `chat.update` with a bot token. A message's
+    blocks are checked as Slack checks them where it matters here (a section's text length)."""
 
     def __init__(self, token: str) -> None:
         self.token = token
         self.posts: List[Dict[str, Any]] = []
+        self.updates: List[Dict[str, Any]] = []
         self._ts = itertools.count(1)
         super().__init__()
 
@@ -85,14 +87,20 @@ class FakeSlack(_FakeApi):
         return f"{self.url}/api/"
 
     def handle(self, method, path, query, headers, body):
-        if path != "/api/chat.postMessage":
+        if path not in ("/api/chat.postMessage", "/api/chat.update"):
             return 200, {"ok": False, "error": "unknown_method"}
         if headers.get("Authorization") != f"Bearer {self.token}":
             return 200, {"ok": False, "error": "invalid_auth"}
         post = json.loads(body)
+        if any(len((b.get("text") or {}).get("text", "")) > 3000 for b in post.get("blocks") or []):
+            return 200, {"ok": False, "error": "invalid_blocks"}
         with self.lock:
+            if path == "/api/chat.update":
+                self.updates.append(post)
+                return 200, {"ok": True, "channel": post.get("channel"), "ts": post.get("ts")}
+            post["ts"] = f"1700000000.{next(self._ts):06d}"
             self.posts.append(post)
-        return 200, {"ok": True, "channel": post.get("channel"), "ts": f"1700000000.{next(self._ts):06d}"}
+        return 200, {"ok": True, "channel": post.get("channel"), "ts": post["ts"]}
 
     def posts_to(self, channel: str) -> List[Dict[str, Any]]:
         with self.lock:

@@ -7,11 +7,15 @@ import itertools
 import json
 import time
 from typing import Dict, Optional
+from urllib.parse import urlencode
 
 import pytest
 import requests
+import sqlalchemy as sa
 from slack_sdk.signature import SignatureVerifier
 
+from bot.storage.db import make_engine
+from bot.storage.privacy import hash_sender
 from tests.channels.fakes import wait_for
 
 pytestmark = pytest.mark.integration
@@ -51,16 +55,18 @@ def post(
     secret: Optional[str] = None,
     timestamp: Optional[int] = None,
     headers: Optional[Dict[str, str]] = None,
+    form: bool = False,
 ) -> requests.Response:
-    """POSTs `payload` signed exactly as Slack signs: v0=HMAC-SHA256(secret, "v0:ts:body")."""
-    body = json.dumps(payload)
+    """POSTs `payload` signed exactly as Slack signs: v0=HMAC-SHA256(secret, "v0:ts:body"); as
+    JSON like the Events API, or with `form` as an interactive request (`payload=<json>`)."""
+    body = urlencode({"payload": json.dumps(payload)}) if form else json.dumps(payload)
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signer = SignatureVerifier(secret or servers.secrets["SLACK_SIGNING_SECRET"])
     return requests.post(
         f"{servers.url}/webhooks/slack/webhook",
         data=body.encode(),
         headers={
-            "Content-Type": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded" if form else "application/json",
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
             **(headers or {}),
@@ -177,3 +183,88 @@ def test_control_characters_are_removed_and_long_text_capped_before_storage(chan
     assert stored.startswith("where is my order #123456 please")
     assert "\x00" not in stored and "\x07" not in stored
     assert len(stored) <= 2000
+
+
+# --- rating an answer with its buttons ---------------------------------------------------------
+
+
+def click(user: str, posted: Dict, action_id: str) -> Dict:
+    """What Slack sends when `user` presses the button `action_id` under the message `posted`."""
+    [buttons] = [b for b in posted["blocks"] if b["type"] == "actions"]
+    [button] = [e for e in buttons["elements"] if e["action_id"] == action_id]
+    channel = posted["channel"]
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "ana", "team_id": "T0LARKSPUR"},
+        "api_app_id": "A0LARKSPUR",
+        "team": {"id": "T0LARKSPUR", "domain": "larkspur"},
+        "container": {"type": "message", "message_ts": posted["ts"], "channel_id": channel},
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "directmessage"},
+        "message": {"type": "message", "user": BOT_USER, "ts": posted["ts"],
+                    "text": posted["text"], "blocks": posted["blocks"]},
+        "response_url": "https://hooks.slack.invalid/actions/T0LARKSPUR/1/x",
+        "actions": [{"type": "button", "action_id": action_id, "block_id": buttons["block_id"],
+                     "value": button["value"], "text": button["text"],
+                     "action_ts": f"{time.time():.6f}"}],
+    }
+
+
+def ratings_of(servers, user: str) -> list:
+    engine = make_engine(servers.settings.log_url)
+    try:
+        with engine.connect() as connection:
+            return [dict(r._mapping) for r in connection.execute(sa.text(
+                "SELECT rating, comment, message_id, channel, source FROM feedback "
+                "WHERE sender_hash = :h ORDER BY id"),
+                {"h": hash_sender(user, servers.settings.sender_salt(create=False))})]
+    finally:
+        engine.dispose()
+
+
+def test_an_answer_rated_with_its_buttons_is_stored_and_thanked_not_answered(channel_servers):
+    user = "URATE0001"
+    assert post(channel_servers, dm_event(user, "how do I track a parcel")).status_code == 200
+    [answer] = reply_posted(channel_servers, user)
+    section, buttons = answer["blocks"]
+    assert "https://help.larkspur.example/articles/track-your-order" in section["text"]["text"]
+    assert [(b["action_id"], b["text"]["text"]) for b in buttons["elements"]] == [
+        ("feedback_up", ":+1: Helpful"), ("feedback_down", ":-1: Not helpful")]
+    [question] = channel_servers.user_turns(user)
+
+    started = time.monotonic()
+    answered = post(channel_servers, click(user, answer, "feedback_down"), form=True)
+    assert answered.status_code == 200, answered.text
+    assert time.monotonic() - started < 3  # Slack's limit
+    # Stored when acknowledged.
+    assert ratings_of(channel_servers, user) == [{"rating": -1, "comment": None, "channel": "slack",
+                                                 "message_id": question["message_id"],
+                                                 "source": "customer"}]
+    # The buttons make way for a thank-you under the same answer.
+    assert wait_for(lambda: channel_servers.slack.updates, timeout_s=10)
+    [update] = [u for u in channel_servers.slack.updates if u["ts"] == answer["ts"]]
+    assert update["channel"] == f"D{user}"
+    assert [b["type"] for b in update["blocks"]] == ["section", "context"]
+    assert update["blocks"][1]["elements"][0]["text"] == ":-1: Thanks for your feedback"
+
+    # Changing one's mind replaces the rating.
+    assert post(channel_servers, click(user, answer, "feedback_up"), form=True).status_code == 200
+    assert [r["rating"] for r in ratings_of(channel_servers, user)] == [1]
+    # The clicks were never messages to the bot: one turn, one post.
+    assert not wait_for(lambda: len(channel_servers.user_turns(user)) > 1, timeout_s=2)
+    assert len(channel_servers.slack.posts_to(f"D{user}")) == 1
+
+
+def test_only_the_customer_answered_can_rate_and_only_with_slacks_signature(channel_servers):
+    user = "URATE0002"
+    assert post(channel_servers, dm_event(user, "how do I return an item")).status_code == 200
+    [answer] = reply_posted(channel_servers, user)
+
+    forged = post(channel_servers, click(user, answer, "feedback_down"), form=True,
+                  secret="not-the-secret")
+    assert forged.status_code == 400
+    # Someone else pressing the buttons (the answer was in a shared channel).
+    other = post(channel_servers, click("UOTHER0002", answer, "feedback_down"), form=True)
+    assert other.status_code == 200
+    assert ratings_of(channel_servers, user) == [] and ratings_of(channel_servers, "UOTHER0002") == []
+    assert len(channel_servers.user_turns(user)) == 1

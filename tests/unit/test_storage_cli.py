@@ -36,7 +36,7 @@ def test_every_command_has_help_with_an_example(command, capsys):
 
 def test_migrate_then_tail(db_url, engines, capsys):
     assert bot("migrate", "--db-url", db_url) == 0
-    assert "revision 0004" in capsys.readouterr().out
+    assert "revision 0005" in capsys.readouterr().out
     log = ConversationLog(session_factory(engines(db_url)), salt=SALT)
     log.record_turn(turn("alice", "where is my order #482913", "track_order", 0,
                          confidence=0.91, bot_reply="Let me help with order #482913.",
