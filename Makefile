@@ -10,8 +10,10 @@ ACT_PY   := $(ACT_ENV)/bin/python
 MODEL    := models/rasa/bot.tar.gz
 KB       := models/kb/manifest.json
 RERANKER := models/reranker/manifest.json
+MATCHER  := models/matcher/manifest.json
 NLU_ENCODER := models/nlu-encoder/manifest.json
 WIDGET   := web/vendor/rasa-webchat.js
+DESK_ASSETS := bot/desk/static/vendor/chart.umd.js
 
 # Nothing is downloaded at run time, and Rasa sends no telemetry.
 export RASA_TELEMETRY_ENABLED := false
@@ -22,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb reranker webchat generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk clean
+.PHONY: help venvs train kb reranker matcher webchat desk-assets generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -63,16 +65,27 @@ webchat: $(WIDGET) ## Vendor the web chat widget from npm (package-lock.json) in
 $(WIDGET): package.json package-lock.json scripts/vendor-webchat
 	scripts/vendor-webchat
 
+desk-assets: $(DESK_ASSETS) ## Vendor Chart.js from npm (package-lock.json) into bot/desk/static/vendor/ for the dashboard
+
+# After the widget: both scripts install node_modules from the same lock, never both at once.
+$(DESK_ASSETS): package.json package-lock.json scripts/vendor-desk-assets | $(WIDGET)
+	scripts/vendor-desk-assets
+
+matcher: $(MATCHER) ## Train the approved-answer matcher and choose its threshold on the dev set (CPU: a few min, once)
+
+$(MATCHER): $(wildcard data/corrections/*.yml) bot/answering/matcher.py bot/answering/matcher_train.py bot/answering/matching_sets.py | venvs
+	$(ACT_PY) -m bot matcher train
+
 generator: venvs $(RERANKER) ## Fine-tune the reply drafter (opt-in: BOT_GENERATOR=auto; CPU: up to ~30 min, once)
 	$(ACT_PY) -m bot generator ensure
 
-run: venvs $(MODEL) $(KB) $(RERANKER) $(WIDGET) ## Start the action server and the Rasa server; prints where to talk to the bot
+run: venvs $(MODEL) $(KB) $(RERANKER) $(MATCHER) $(WIDGET) $(DESK_ASSETS) ## Start the action server and the Rasa server; prints where to talk to the bot
 	@$(ACT_PY) -m bot run
 
-shell: venvs $(MODEL) $(KB) $(RERANKER) ## Talk to the bot in the terminal (rasa shell against the action server)
+shell: venvs $(MODEL) $(KB) $(RERANKER) $(MATCHER) ## Talk to the bot in the terminal (rasa shell against the action server)
 	@$(ACT_PY) -m bot shell
 
-test: venvs $(MODEL) $(KB) $(RERANKER) $(WIDGET) ## Validate the data, run the test stories and pytest (with the NLU floors on both held-out sets)
+test: venvs $(MODEL) $(KB) $(RERANKER) $(MATCHER) $(WIDGET) $(DESK_ASSETS) ## Validate the data, run the test stories and pytest (with the NLU floors on both held-out sets)
 	$(RASA) data validate --config config.yml --domain domain.yml --data data
 	$(RASA) test core --model $(MODEL) --stories tests/stories --out reports/rasa-core --fail-on-prediction-errors
 	@$(ACT_PY) -m pytest tests; rc=$$?; \
@@ -103,11 +116,11 @@ bench: venvs ## Vector-search speed, FAISS vs NumPy vs torch (and GPU if present
 bench-orders: venvs $(MODEL) $(KB) $(RERANKER) ## Order-form turns against help-centre answers, 1 and 10 customers at once -> reports/bench_orders.md
 	$(ACT_PY) -m bot.evaluation.bench_orders
 
-eval-corrections: venvs $(KB) ## Approved answers: the threshold chosen on the dev paraphrases, reported on held-out ones -> reports/corrections.md
+eval-corrections: venvs $(KB) $(MATCHER) ## Approved answers: the threshold chosen on the dev paraphrases, reported on held-out ones -> reports/corrections.md
 	$(ACT_PY) -m bot.evaluation.corrections_report
 
 bench-desk: venvs $(MODEL) $(KB) $(RERANKER) ## Hand-over to the desk's queue, and an agent's reply to the widget, against a bot answer -> reports/bench_desk.md
 	$(ACT_PY) -m bot.evaluation.bench_desk
 
 clean: ## Remove trained models and local data (var/); keeps the environments
-	rm -rf models/rasa models/nlu-encoder models/kb models/reranker models/confidence.json models/generator var reports/rasa-core
+	rm -rf models/rasa models/nlu-encoder models/kb models/reranker models/matcher models/confidence.json models/generator var reports/rasa-core

@@ -14,6 +14,8 @@
     suggest.py         the bot's answer to the customer's last question, as a suggested reply
     corrections.py     the team's corrections: approved answers, withdrawn ones, missing articles
     correction_routes.py  their pages: the list, the form, an admin's withdrawal
+    dashboard.py       the admin's dashboard data: the log's figures per day, kept a minute
+    dashboard_routes.py  its page, /dashboard (charts: static/dashboard.js, Chart.js)
     cli.py             the `desk` and `agents` commands
 
 The desk reaches customers only through the Rasa server's desk bridge (bot/handoff/bridge.py);

@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from bot.desk import correction_routes, handoff_routes, login_routes
+from bot.desk import (
+    correction_routes,
+    dashboard_routes,
+    handoff_routes,
+    login_routes,
+    review_routes,
+)
 from bot.desk.suggest import AnswerFunction, Suggester
 from bot.desk.text import clock_time, full_time
 from bot.desk.web import Desk, LoginRequired, SecurityHeaders, page
@@ -101,6 +107,8 @@ def create_app(
     app.include_router(login_routes.router)
     app.include_router(handoff_routes.router)
     app.include_router(correction_routes.router)
+    app.include_router(review_routes.router)
+    app.include_router(dashboard_routes.router)
 
     @app.get("/health")
     def health() -> dict:

@@ -33,10 +33,16 @@ def correction_list(request: Request, login=Depends(page_login)) -> Response:
 
 
 @router.get("/corrections/new")
-def correction_form(request: Request, line: int = 0, login=Depends(page_login)) -> Response:
+def correction_form(request: Request, line: int = 0, turn: int = 0,
+                    login=Depends(page_login)) -> Response:
     desk = desk_of(request)
     with desk.sessions() as session:
-        draft = corrections.draft_from_line(session, line) if line else corrections.Draft()
+        if line:
+            draft = corrections.draft_from_line(session, line)
+        elif turn:
+            draft = corrections.draft_from_turn(session, turn)
+        else:
+            draft = corrections.Draft()
     return page(request, "correction_form.html", login, draft=draft,
                 articles=_articles(request), error=None)
 

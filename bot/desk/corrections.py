@@ -1,10 +1,10 @@
 """Corrections: the team writes the right answer to a question, and the bot gives it from then on.
 
-A correction starts from a bot reply in a transcript (or from nothing): the customer's question,
-cleaned into a canonical form by the agent, the right answer, and the article it comes from or
-"the help centre has no article on this". It is stored approved in ``approved_answers``; the
-action server picks it up within seconds (bot/answering/approved.py). An admin can withdraw one.
-The "no article" ones are the list of articles to write.
+A correction starts from a bot reply in a transcript, a logged turn under review, or nothing:
+the customer's question, cleaned into a canonical form by the agent, the right answer, and the
+article it comes from or "the help centre has no article on this". It is stored approved in
+``approved_answers``; the action server picks it up within seconds (bot/answering/approved.py).
+An admin can withdraw one. The "no article" ones are the list of articles to write.
 
 Functions take a SQLAlchemy ``Session``; the caller owns the transaction.
 """
@@ -78,6 +78,16 @@ def draft_from_line(session: Session, line_id: int) -> Draft:
     ).first() if line.message_id else None
     article = turn.retrievals[0].article_id if turn is not None and turn.retrievals else None
     return Draft(question or "", line.text, article, turn.id if turn else None, line.text)
+
+
+def draft_from_turn(session: Session, turn_id: int) -> Draft:
+    """The form for a logged turn that has no transcript line (a reply reviewed from the log):
+    the customer's question, the bot's reply, and the article its search put first."""
+    turn = session.get(Turn, turn_id)
+    if turn is None:
+        return Draft()
+    article = turn.retrievals[0].article_id if turn.retrievals else None
+    return Draft(turn.user_text, turn.bot_reply, article, turn.id, turn.bot_reply or None)
 
 
 def approve(session: Session, *, question: str, answer: str, article_id: Optional[str],

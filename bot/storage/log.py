@@ -15,23 +15,8 @@ A conversation is one channel and sender until a pause longer than ``session_gap
 as Rasa's ``session_expiration_time`` in domain.yml); ``seq`` numbers its turns in the order they
 were stored.
 
-The figures of ``stats``:
-
-- **containment**: the share of turns the bot resolved itself. A turn is *contained* when its
-  reply answered (``answered``), it was not a hand-off (``handoff`` is false and the intent is not
-  ``contact_human_agent``) and no draft for it ended as ``fallback``. Greetings and thanks that
-  were answered count as contained: the bot needed no person for them.
-- **conversation_containment**: the share of conversations, among those with a turn in the
-  window, in which no turn was a hand-off (the usual help-desk "containment rate"; by channel too,
-  but not by intent, since a conversation has many).
-- **fallback_rate**: the share of turns whose intent was ``nlu_fallback`` (the classifier was
-  unsure) or ``out_of_scope``.
-- **refusal_rate**: the share of turns whose reply was no answer (``answered`` false: "I couldn't
-  find that", an apology after a failure).
-- **latency_ms p50/p95**: nearest-rank percentiles of the turns' ``latency_ms``: the smallest
-  recorded latency that at least 50 % / 95 % of turns did not exceed.
-
-Rates are ``None`` where there are no turns. Figures are given overall, per channel and per intent.
+The figures (``stats``: containment, refusal and fallback rates, latency, hand-overs; overall,
+per channel, per intent and per day) and what each one counts are in bot/storage/figures.py.
 """
 
 from __future__ import annotations
@@ -43,10 +28,10 @@ import math
 import sys
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from sqlalchemy import Select, delete, exists, func, inspect, select
+from sqlalchemy import Select, delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -411,8 +396,10 @@ class ConversationLog:
             session.connection(execution_options=WRITE)
             for table, statement in (
                 ("order_actions", delete(OrderAction).where(OrderAction.turn_id.in_(turn_ids))),
+                # A customer's own ratings name them by hash, whether or not a turn is linked.
                 ("feedback", delete(Feedback).where(
-                    Feedback.turn_id.in_(turn_ids) | Feedback.draft_id.in_(draft_ids))),
+                    Feedback.turn_id.in_(turn_ids) | Feedback.draft_id.in_(draft_ids)
+                    | (Feedback.sender_hash == sender_hash))),
                 ("drafts", delete(Draft).where(Draft.turn_id.in_(turn_ids))),
                 ("retrievals", delete(Retrieval).where(Retrieval.turn_id.in_(turn_ids))),
                 ("turns", delete(Turn).where(Turn.conversation_id.in_(conversation_ids))),
@@ -532,85 +519,21 @@ class ConversationLog:
             csv.writer(out, lineterminator="\n").writerow(EXPORT_FIELDS)
         return count
 
-    def stats(self, since: Optional[datetime] = None) -> Dict[str, Any]:
-        """Figures over the turns from ``since`` on (all when None); see the module docstring."""
-        fallback_draft = exists().where(Draft.turn_id == Turn.id).where(Draft.status == "fallback")
-        # The channel sent an apology instead of this turn's reply (too slow, or it failed):
-        # the customer was not answered, whatever the action logged (bot/channels/guard.py).
-        apologised = exists().where(
-            TranscriptLine.message_id == Turn.message_id, TranscriptLine.role == "channel",
-            TranscriptLine.kind.in_(APOLOGY_KINDS),
-        )
-        statement = (
-            select(
-                Turn.conversation_id,
-                Conversation.channel,
-                Turn.intent,
-                Turn.latency_ms,
-                Turn.answered,
-                Turn.handoff,
-                fallback_draft.label("fallback_draft"),
-                apologised.label("apologised"),
-            )
-            .join(Conversation, Turn.conversation_id == Conversation.id)
-            .execution_options(yield_per=2000)
-        )
-        if since is not None:
-            statement = statement.where(Turn.created_at >= _as_utc(since))
-        overall = _Figures()
-        by_channel: Dict[str, _Figures] = {}
-        by_intent: Dict[str, _Figures] = {}
+    def stats(self, since: Optional[datetime] = None,
+              until: Optional[datetime] = None) -> Dict[str, Any]:
+        """Figures over the turns from ``since`` to ``until`` (all when None); see figures.py."""
+        from bot.storage import figures  # it reads this module's definitions
+
         with self._sessions() as session:
-            for (conversation_id, channel, intent, latency, answered, handoff, drafted_fallback,
-                 apology) in session.execute(statement):
-                answered = bool(answered) and not apology
-                handoff = bool(handoff) or intent in HANDOFF_INTENTS
-                contained = bool(answered) and not handoff and not drafted_fallback
-                for figures in (
-                    overall,
-                    by_channel.setdefault(channel, _Figures()),
-                    by_intent.setdefault(intent or NO_INTENT, _Figures(by_conversation=False)),
-                ):
-                    figures.add(
-                        conversation_id, intent, latency, bool(answered), handoff, contained
-                    )
-            handoffs = self._handoff_figures(session, since)
-        return {
-            "since": _iso(since),
-            **overall.as_dict(),
-            "handoffs": handoffs,
-            "by_channel": {k: v.as_dict() for k, v in sorted(by_channel.items())},
-            "by_intent": {k: v.as_dict() for k, v in sorted(by_intent.items())},
-        }
+            return figures.stats(session, since, until)
 
+    def period_report(self, first_day: date, last_day: date, until: Optional[datetime] = None,
+                      embed: Optional[Callable[[Sequence[str]], Any]] = None) -> Dict[str, Any]:
+        """Each UTC day from ``first_day`` to ``last_day``, their totals, the top intents and the
+        unanswered questions grouped by meaning with ``embed`` (report.py): the dashboard's data."""
+        from bot.storage.report import period_report
 
-    @staticmethod
-    def _handoff_figures(session: Session, since: Optional[datetime]) -> Dict[str, Any]:
-        """Conversations passed to a person: how many, why, the wait for an agent's first reply
-        and the time from queued to handed back or closed (seconds, p50/p95)."""
-        statement = select(Handoff.reason, Handoff.status, Handoff.queued_at,
-                           Handoff.first_reply_at, Handoff.ended_at)
-        if since is not None:
-            statement = statement.where(Handoff.queued_at >= _as_utc(since))
-        reasons: Dict[str, int] = {}
-        waits: List[float] = []
-        handles: List[float] = []
-        waiting = 0
-        for reason, status, queued, first_reply, ended in session.execute(statement):
-            reasons[reason] = reasons.get(reason, 0) + 1
-            waiting += status == "queued"
-            if first_reply is not None:
-                waits.append((first_reply - queued).total_seconds())
-            if ended is not None:
-                handles.append((ended - queued).total_seconds())
-        agent_replies = session.scalar(select(func.count()).select_from(AgentMessage).where(
-            AgentMessage.delivered.is_(True)))
-        return {
-            "count": sum(reasons.values()), "by_reason": dict(sorted(reasons.items())),
-            "waiting_now": waiting, "agent_replies": agent_replies or 0,
-            "first_reply_wait_s": {"p50": percentile(waits, 50), "p95": percentile(waits, 95)},
-            "handle_time_s": {"p50": percentile(handles, 50), "p95": percentile(handles, 95)},
-        }
+        return period_report(self._sessions, first_day, last_day, until, embed)
 
 
 # The channel's replies that stand in for a bot turn the customer never got.
@@ -629,49 +552,6 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
-
-
-class _Figures:
-    """Counts for one slice of the stats (overall, one channel, one intent)."""
-
-    def __init__(self, by_conversation: bool = True) -> None:
-        self.by_conversation = by_conversation
-        self.turns = 0
-        self.contained = 0
-        self.fallbacks = 0
-        self.refusals = 0
-        self.latencies: List[int] = []
-        self.conversations: Dict[int, bool] = {}  # id -> had a hand-off
-
-    def add(self, conversation_id: int, intent: Optional[str], latency: Optional[int],
-            answered: bool, handoff: bool, contained: bool) -> None:
-        self.turns += 1
-        self.contained += contained
-        self.fallbacks += intent in FALLBACK_INTENTS
-        self.refusals += not answered
-        if latency is not None:
-            self.latencies.append(latency)
-        had_handoff = self.conversations.get(conversation_id, False)
-        self.conversations[conversation_id] = had_handoff or handoff
-
-    def as_dict(self) -> Dict[str, Any]:
-        def rate(count: int, total: int) -> Optional[float]:
-            return round(count / total, 4) if total else None
-
-        figures: Dict[str, Any] = {"turns": self.turns, "conversations": len(self.conversations)}
-        figures["containment"] = rate(self.contained, self.turns)
-        if self.by_conversation:
-            handed_off = sum(self.conversations.values())
-            figures["conversation_containment"] = rate(
-                len(self.conversations) - handed_off, len(self.conversations)
-            )
-        figures["fallback_rate"] = rate(self.fallbacks, self.turns)
-        figures["refusal_rate"] = rate(self.refusals, self.turns)
-        figures["latency_ms"] = {
-            "p50": percentile(self.latencies, 50),
-            "p95": percentile(self.latencies, 95),
-        }
-        return figures
 
 
 def erase_tracker_events(tracker_url: str, sender_id: str) -> int:

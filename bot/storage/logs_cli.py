@@ -3,7 +3,9 @@
   logs migrate                         create or update the log's tables
   logs tail [-n 20]                    the last turns
   logs export --since ISO [--format csv|jsonl] [--out FILE]
-  logs stats [--since ISO] [--json]    containment, fallback and refusal rates, latency, hand-overs
+  logs stats [--since ISO] [--until ISO] [--days 7] [--no-groups] [--json]
+                                       containment, fallback and refusal rates, latency, hand-overs;
+                                       per day, top intents, unanswered questions grouped by meaning
   logs erase --sender ID [--tracker-url URL]   everything of one sender (a deletion request)
   logs flush                           replay turns spooled while the database was down
 
@@ -130,15 +132,25 @@ def _print_figures(name: str, figures: Dict[str, Any]) -> None:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from bot.storage.figures import days_up_to
+    from bot.storage.log import parse_time
+
     log = _open_log(args)
     if log is None:
         return 1
-    stats = log.stats(_since(args))
+    until = parse_time(args.until) if args.until else None
+    stats = log.stats(_since(args), until)
+    first_day, last_day = days_up_to(args.days, until or datetime.now(timezone.utc))
+    period = log.period_report(first_day, last_day, until,
+                               embed=None if args.no_groups else _embed)
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps({**stats, "period": period}, indent=2))
         return 0
-    print(f"Conversation log since {stats['since'] or 'the beginning'}: "
-          f"{stats['turns']} turns in {stats['conversations']} conversations")
+    print(f"Conversation log since {stats['since'] or 'the beginning'}"
+          + (f" until {stats['until']}" if stats["until"] else "")
+          + f": {stats['turns']} turns in {stats['conversations']} conversations")
     print(f"{'':<28} {'turns':>6} {'containment':>12} {'conv. contained':>16} {'fallback':>9} "
           f"{'refusal':>8} {'p50 ms':>7} {'p95 ms':>7}")
     _print_figures("all", stats)
@@ -155,7 +167,67 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         print(f"  wait for an agent's first reply: p50 {_seconds(wait['p50'])}, "
               f"p95 {_seconds(wait['p95'])}; queued to handed back or closed: "
               f"p50 {_seconds(handle['p50'])}, p95 {_seconds(handle['p95'])}")
+    _print_period(period)
     return 0
+
+
+def _embed(texts):
+    """The knowledge base's MiniLM, loaded on the first call: only when there are unanswered
+    questions to group (a few seconds; --no-groups skips it)."""
+    from bot import services
+
+    return services.get_embedder(get_settings()).encode(texts)
+
+
+def _pct(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _day_row(name: str, figures: Dict[str, Any]) -> str:
+    latency, drafts = figures["latency_ms"], figures["drafts"]
+    return (
+        f"{name:<11} {figures['conversations']:>6} {figures['turns']:>6} "
+        f"{_pct(figures['containment']):>10} {_pct(figures['handoff_rate']):>8} "
+        f"{_pct(figures['refusal_rate']):>8} {_pct(figures['thumbs_up_share']):>10} "
+        f"{figures['ratings']:>6} {latency['p50'] if latency['p50'] is not None else '-':>7} "
+        f"{latency['p95'] if latency['p95'] is not None else '-':>7}  "
+        + "/".join(str(drafts.get(status, 0)) for status in ("sent", "rejected", "timeout",
+                                                               "fallback"))
+    )
+
+
+def _print_period(period: Dict[str, Any]) -> None:
+    """The dashboard's figures in the terminal: per day, top intents, unanswered groups."""
+    span = f"{period['first_day']} to {period['last_day']} (UTC days)"
+    print(f"\nPer day, {span}:")
+    print(f"{'day':<11} {'conv.':>6} {'turns':>6} {'contained':>10} {'handoff':>8} "
+          f"{'refusal':>8} {'thumbs up':>10} {'rated':>6} {'p50 ms':>7} {'p95 ms':>7}  "
+          f"drafts sent/rejected/timeout/fallback")
+    for day in period["days"]:
+        print(_day_row(day["day"], day))
+    print(_day_row("all", period["totals"]))
+
+    print(f"\nTop intents, {span}:")
+    if not period["top_intents"]:
+        print("  (no turns)")
+    for row in period["top_intents"]:
+        print(f"  {row['intent']:<28} {row['turns']:>6} {_pct(row['share']):>7}   "
+              f"contained {_pct(row['containment'])}, refused {_pct(row['refusal_rate'])}")
+
+    unanswered = period["unanswered"]
+    print(f"\nUnanswered questions, {span}: {unanswered['questions'] or 'none'}"
+          + (f" in {unanswered['group_count']} groups of the same meaning"
+             if unanswered["groups"] and unanswered["questions"] else ""))
+    if unanswered["groups"] is None:
+        if unanswered["questions"]:
+            print(f"  ({unanswered['error']})")
+        return
+    for group in unanswered["groups"]:
+        print(f"  {group['count']:>5}  {group['representative']}")
+        for example in group["examples"]:
+            print(f"{'':<10}also: {example}")
+    if unanswered["group_count"] > len(unanswered["groups"]):
+        print(f"  ... and {unanswered['group_count'] - len(unanswered['groups'])} smaller groups")
 
 
 def _seconds(value) -> str:
@@ -263,11 +335,24 @@ def add_logs_commands(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
 
     stats = sub.add_parser(
         "stats", parents=[common], formatter_class=raw,
-        help="containment, fallback and refusal rates, latency; per channel and intent",
-        description="Example: python -m bot logs stats --since 2026-11-01\n\n"
-                    "Definitions: see bot/storage/log.py.",
+        help="containment, refusal and hand-over rates, latency, ratings; per channel, intent "
+             "and day; unanswered questions grouped by meaning",
+        description="Example: python -m bot logs stats --since 2026-11-01 --days 30\n\n"
+                    "First the figures from --since (default: the beginning) to --until\n"
+                    "(default: now), per channel and per intent; then what the desk's dashboard\n"
+                    "shows for the last --days UTC days up to --until: one row per day, the top\n"
+                    "intents, and the unanswered questions grouped by meaning (the articles to\n"
+                    "write next; grouping loads the knowledge base's MiniLM, a few seconds).\n"
+                    "--json prints the same figures, the dashboard's under \"period\".\n"
+                    "Definitions: see bot/storage/figures.py and bot/storage/unanswered.py.",
     )
     stats.add_argument("--since", default=None, help="ISO date or time (default: everything)")
+    stats.add_argument("--until", default=None,
+                       help="ISO date or time, not included (default: now)")
+    stats.add_argument("--days", type=int, default=7,
+                       help="how many UTC days the per-day figures cover (default 7)")
+    stats.add_argument("--no-groups", action="store_true",
+                       help="do not group the unanswered questions (no model is loaded)")
     stats.add_argument("--json", action="store_true", help="print the figures as JSON")
     stats.set_defaults(func=_cmd_stats)
 
