@@ -5,6 +5,7 @@
   python -m bot kb build     build the knowledge-base index (only changed articles are embedded)
   python -m bot kb search Q  search the knowledge base
   python -m bot reranker train   the re-ranker and the "I don't know" model (make reranker)
+  python -m bot matcher train    the approved-answer matcher and its threshold (make matcher)
   python -m bot nlu-encoder train  MiniLM fine-tuned on our intents, for the Rasa pipeline (make train)
   python -m bot logs ...     the SQL conversation log: tail, export, stats, erase, flush, migrate
   python -m bot generator ... the reply drafter: data, finetune, ensure, draft
@@ -135,6 +136,23 @@ def _cmd_reranker_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_matcher_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bot.answering.matcher_train import Recipe, train
+    from bot.retrieval.embedder import resolve_model_path
+
+    settings = get_settings()
+    recipe = Recipe() if args.max_minutes is None else replace(Recipe(), max_minutes=args.max_minutes)
+    manifest = train(resolve_model_path(args.base or settings.embedding_model),
+                     settings.matcher_dir, settings.root, recipe)
+    dev = manifest["threshold_chosen_on"]
+    print(f"Matcher: {manifest['data']['groups']} groups, {manifest['steps']} steps in "
+          f"{manifest['seconds']:.0f} s; threshold {manifest['threshold']:.2f} (dev: "
+          f"{dev['hit']:.1%} of rewordings answered, {dev['false']:.1%} wrong) -> {settings.matcher_dir}")
+    return 0
+
+
 def _cmd_nlu_encoder_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -198,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
     train.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
     train.set_defaults(func=_cmd_reranker_train)
+
+    matcher = sub.add_parser("matcher", help="the approved-answer matcher (rewordings vs look-alikes)")
+    matcher_sub = matcher.add_subparsers(dest="matcher_command", required=True)
+    matcher_train = matcher_sub.add_parser(
+        "train", help="fine-tune the matcher from MiniLM and choose its threshold on the dev set",
+        description="Example: python -m bot matcher train --max-minutes 5",
+    )
+    matcher_train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
+    matcher_train.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
+    matcher_train.set_defaults(func=_cmd_matcher_train)
 
     encoder = sub.add_parser("nlu-encoder", help="the MiniLM encoder fine-tuned on our intents (make train)")
     encoder_sub = encoder.add_subparsers(dest="nlu_encoder_command", required=True)

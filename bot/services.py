@@ -118,21 +118,35 @@ _approved = None
 
 def get_approved_answers(settings: Optional[Settings] = None):
     """The team's approved answers (bot/answering/approved.py), read from the conversation log's
-    database; None when ``BOT_APPROVED_ANSWERS=off``."""
+    database, matched under the fine-tuned matcher when there is one; None when
+    ``BOT_APPROVED_ANSWERS=off``."""
     global _approved
     settings = settings or get_settings()
     if not settings.approved_answers:
         return None
-    embedder = get_embedder(settings)
+    use_matcher = (settings.approved_matcher != "off"
+                   and (settings.matcher_dir / "manifest.json").exists())
+    # Built before taking the lock: get_embedder takes it too.
+    embedder = None if use_matcher else get_embedder(settings)
     with _lock:
         if _approved is None:
-            from bot.answering.approved import ApprovedAnswers
+            from bot.answering.approved import BASE_THRESHOLD, ApprovedAnswers
+            from bot.answering.matcher import Matcher
             from bot.retrieval.articles import load_articles
             from bot.storage.db import make_engine, session_factory
 
+            if use_matcher:
+                matcher = Matcher(settings.matcher_dir)
+                embed, threshold = matcher.encode, matcher.threshold
+            else:
+                if settings.approved_matcher == "auto":
+                    logger.warning("approved.no_matcher: %s has no matcher (make matcher); "
+                                   "matching under the knowledge base's MiniLM",
+                                   settings.matcher_dir)
+                embed, threshold = embedder.encode, BASE_THRESHOLD
             _approved = ApprovedAnswers(
-                session_factory(make_engine(settings.log_url)), embedder.encode,
-                threshold=settings.approved_threshold,
+                session_factory(make_engine(settings.log_url)), embed,
+                threshold=settings.approved_threshold or threshold,
                 articles={a.id: (a.title, a.url) for a in load_articles(settings.articles_dir)})
         return _approved
 

@@ -141,10 +141,14 @@ class Settings:
     fallbacks_before_handoff: int = 2  # messages in a row the bot did not understand
 
     # Answers the team corrected (bot/answering/approved.py), given before the articles to
-    # questions at least this close (MiniLM cosine) to the approved one; chosen on
-    # data/corrections/paraphrases_dev.yml (reports/corrections.md).
+    # questions close enough to the approved one. "auto": under the matcher fine-tuned to tell
+    # rewordings from look-alikes (models/matcher, `make matcher`) when there is one, else under
+    # the knowledge base's MiniLM; "off": always the latter; or a matcher folder.
     approved_answers: bool = True
-    approved_threshold: float = 0.93
+    approved_matcher: str = "auto"
+    # The cosine a question needs; 0 means the one chosen on data/corrections/paraphrases_dev.yml
+    # for the model in use (the matcher's manifest, or approved.BASE_THRESHOLD; reports/corrections.md).
+    approved_threshold: float = 0.0
 
     # Drafting replies with the fine-tuned generator (bot/generation/)
     # "off" (the default): the bot quotes the answer unit; measured more often right than drafts,
@@ -230,6 +234,13 @@ class Settings:
         if self.kb_reranker not in ("auto", "off"):
             return Path(self.kb_reranker)
         return self.models_dir / "reranker"
+
+    @property
+    def matcher_dir(self) -> Path:
+        """The approved-answer matcher (made by `python -m bot matcher train`)."""
+        if self.approved_matcher not in ("auto", "off"):
+            return Path(self.approved_matcher)
+        return self.models_dir / "matcher"
 
     @property
     def nlu_encoder_dir(self) -> Path:
