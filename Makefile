@@ -73,7 +73,7 @@ $(DESK_ASSETS): package.json package-lock.json scripts/vendor-desk-assets | $(WI
 
 matcher: $(MATCHER) ## Train the approved-answer matcher and choose its threshold on the dev set (CPU: a few min, once)
 
-$(MATCHER): $(wildcard data/corrections/*.yml) bot/answering/matcher.py bot/answering/matcher_train.py bot/answering/matching_sets.py | venvs
+$(MATCHER): $(wildcard data/corrections/*.yml) bot/answering/matcher.py bot/answering/matcher_train.py bot/answering/matching_sets.py bot/answering/contrast.py | venvs
 	$(ACT_PY) -m bot matcher train
 
 generator: venvs $(RERANKER) ## Fine-tune the reply drafter (opt-in: BOT_GENERATOR=auto; CPU: up to ~30 min, once)

@@ -33,9 +33,9 @@ from bot.storage.models import ApprovedAnswer
 logger = logging.getLogger(__name__)
 
 TEAM_SOURCE = "Answer from our support team."
-# Under the knowledge base's MiniLM (no matcher trained): the lowest cosine with at most 0.5 %
-# wrong answers on data/corrections/paraphrases_dev.yml (reports/corrections.md).
-BASE_THRESHOLD = 0.93
+# Under the knowledge base's MiniLM (when no matcher is trained): the lowest cosine at which no
+# probe of data/corrections/paraphrases_dev.yml gets a wrong answer (reports/corrections.md).
+BASE_THRESHOLD = 0.87
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,14 @@ CLASSES: Dict[str, Dict[str, List[str]]] = {
         "remote us": ["po box", "p.o. box", "alaska", "hawaii", "puerto rico", "apo", "fpo"],
     },
     "operation": {
-        "cancel": ["cancel", "cancelling", "canceling", "cancellation", "cancelation"],
-        "return": ["return", "returns", "returning", "send back", "send it back"],
-        "exchange": ["exchange", "swap"],
-        "change": ["change", "modify", "edit", "add an item", "remove an item"],
-        "refund": ["refund", "refunds", "refunded", "money back"],
+        "cancel": ["cancel", "cancels", "cancelled", "canceled", "cancelling", "canceling",
+                   "cancellation", "cancelation"],
+        "return": ["return", "returns", "returned", "returning", "send back", "send it back",
+                   "sent back", "send them back"],
+        "exchange": ["exchange", "exchanged", "exchanging", "swap", "swapped"],
+        "change": ["change", "changed", "changing", "modify", "modified", "edit", "edited",
+                   "add an item", "remove an item"],
+        "refund": ["refund", "refunds", "refunded", "refunding", "money back"],
         "invoice": ["invoice", "receipt", "vat"],
     },
     "speed": {
@@ -64,6 +67,20 @@ CLASSES: Dict[str, Dict[str, List[str]]] = {
         "kitchenware": ["kitchenware", "pan", "pans", "knife", "knives"],
         "personalised": ["personalised", "personalized", "engraved", "engraving", "monogram"],
         "final sale": ["final sale", "clearance"],
+    },
+    # "under €150" and "over €150" have opposite answers (duties, free shipping)
+    "comparison": {
+        "below": ["under", "below", "less than", "up to"],
+        "above": ["over", "above", "more than", "at least"],
+    },
+    "state": {
+        "opened": ["opened"],
+        "unopened": ["unopened", "sealed", "unused", "unworn"],
+    },
+    # guests and the business team have their own ways and hours
+    "who": {
+        "guest": ["guest", "without an account"],
+        "business": ["business", "company", "bulk"],
     },
     "day": {
         "weekend": ["weekend", "weekends", "saturday", "sunday"],

@@ -8,10 +8,11 @@ rewordings, three near misses), written from the articles and FACTS.md only. The
 cosine at which at most MAX_FALSE of its probes get a wrong answer. The held-out set
 (tests/corrections/) is only for reports/corrections.md.
 
-The loss, per batch, is a softmax over every candidate in it (as the re-ranker's,
-bot/retrieval/rerank_train.py): a canonical question should be closest to its own rewording,
-before its near misses and the other groups' texts; and a rewording closest to its canonical
-question. Texts of the same group are never each other's negatives.
+The loss is supervised-contrastive over whole groups: a batch holds several groups, each
+text of a group (its question and rewordings) is an anchor whose positives are the group's other
+texts, and whose negatives are every other text in the batch, its own group's near misses first
+among them. Each text is encoded once per step, so a step over 8 groups costs 64 encodings
+(a triple per pair would cost 160 for 32 pairs).
 """
 
 from __future__ import annotations
@@ -23,20 +24,16 @@ import math
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import List, Tuple
+from typing import List
 
 from bot.answering.matching_sets import DEV, MAX_FALSE, TRAIN_GLOB, choose, load, probe_scores, rates
 
 logger = logging.getLogger(__name__)
 
-# (group index, anchor, positive, hard negatives)
-Triple = Tuple[int, str, str, List[str]]
-
-
 @dataclass(frozen=True)
 class Recipe:
     epochs: int = 4
-    batch_size: int = 32
+    groups_per_batch: int = 8
     lr: float = 3e-5
     warmup: float = 0.1
     scale: float = 20.0  # cosines times this are the logits of the contrastive loss
@@ -51,16 +48,6 @@ def train_groups(root: Path) -> List[dict]:
     return groups
 
 
-def make_triples(groups: List[dict]) -> List[Triple]:
-    triples: List[Triple] = []
-    for index, group in enumerate(groups):
-        near = list(group.get("near_misses") or [])
-        for paraphrase in group["paraphrases"]:
-            triples.append((index, group["question"], paraphrase, near))
-            triples.append((index, paraphrase, group["question"], near))
-    return triples
-
-
 def train(base_dir: str, out_dir: Path, root: Path, recipe: Recipe = Recipe()) -> dict:
     """Fine-tunes, chooses the threshold on dev, saves and describes the matcher; its manifest."""
     import torch
@@ -73,15 +60,14 @@ def train(base_dir: str, out_dir: Path, root: Path, recipe: Recipe = Recipe()) -
     groups = train_groups(root)
     if not groups:
         raise ValueError(f"no training groups in {root / 'data' / 'corrections' / TRAIN_GLOB}")
-    triples = make_triples(groups)
     data_hash = hashlib.sha256(json.dumps(groups, sort_keys=True).encode()).hexdigest()[:16]
-    logger.info("matcher.data groups=%d triples=%d hash=%s", len(groups), len(triples), data_hash)
+    logger.info("matcher.data groups=%d hash=%s", len(groups), data_hash)
 
     torch.manual_seed(recipe.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     model = AutoModel.from_pretrained(base_dir, add_pooling_layer=False).to(device)
-    total = math.ceil(len(triples) / recipe.batch_size) * recipe.epochs
+    total = math.ceil(len(groups) / recipe.groups_per_batch) * recipe.epochs
     rng = random.Random(recipe.seed)
 
     def embed(texts):
@@ -90,22 +76,34 @@ def train(base_dir: str, out_dir: Path, root: Path, recipe: Recipe = Recipe()) -
         return mean_pooled(model, batch)
 
     def epoch():
-        order = list(range(len(triples)))
+        order = list(range(len(groups)))
         rng.shuffle(order)
-        return ([triples[i] for i in order[start:start + recipe.batch_size]]
-                for start in range(0, len(order), recipe.batch_size))
+        return ([groups[i] for i in order[start:start + recipe.groups_per_batch]]
+                for start in range(0, len(order), recipe.groups_per_batch))
 
     def loss_of(batch):
-        anchors = embed([b[1] for b in batch])
-        candidates = [b[2] for b in batch] + [n for b in batch for n in b[3]]
-        owners = [b[0] for b in batch] + [b[0] for b in batch for _ in b[3]]
-        logits = recipe.scale * anchors @ embed(candidates).T
-        # Another triple's positive from the same group means the same: not a negative. A
-        # group's own near misses stay negatives (they are the point).
-        same = torch.tensor([[owners[j] == b[0] and j != i and j < len(batch)
-                              for j in range(len(candidates))] for i, b in enumerate(batch)])
-        logits = logits.masked_fill(same.to(device), -1e4)
-        return torch.nn.functional.cross_entropy(logits, torch.arange(len(batch), device=device))
+        same_answer, owner, near = [], [], []
+        for index, group in enumerate(batch):
+            texts = [group["question"], *group["paraphrases"]]
+            same_answer += texts
+            owner += [index] * len(texts)
+            near += list(group.get("near_misses") or [])
+        anchors = embed(same_answer)
+        candidates = torch.cat([anchors, embed(near)]) if near else anchors
+        logits = recipe.scale * anchors @ candidates.T
+        n = len(same_answer)
+        owners = torch.tensor(owner, device=device)
+        itself = torch.eye(n, len(candidates), dtype=torch.bool, device=device)
+        positive = torch.zeros(n, len(candidates), dtype=torch.bool, device=device)
+        positive[:, :n] = (owners[:, None] == owners[None, :]) & ~itself[:, :n]
+        # A near miss of one group may be another group's question: never a negative for it.
+        texts_of = [set(same_answer[j] for j in range(n) if owner[j] == owner[i]) for i in range(n)]
+        clash = torch.tensor([[False] * n + [t in texts_of[i] for t in near] for i in range(n)],
+                             device=device)
+        logits = logits.masked_fill(itself | clash, -1e4)
+        # -log of the share of each anchor's softmax that falls on its group's other texts
+        return (torch.logsumexp(logits, dim=1)
+                - torch.logsumexp(logits.masked_fill(~positive, -1e4), dim=1)).mean()
 
     progress = optimise(model, (epoch() for _ in range(recipe.epochs)), loss_of, total, recipe.lr,
                         recipe.warmup, recipe.max_minutes, "matcher")
@@ -123,12 +121,13 @@ def train(base_dir: str, out_dir: Path, root: Path, recipe: Recipe = Recipe()) -
     logger.info("matcher.threshold %.2f dev %s", threshold, figures)
     return save(model, tokenizer, out_dir, {
         "format_version": FORMAT_VERSION,
-        "kind": "bi-encoder, contrastive (in-batch and near-miss negatives)",
+        "kind": "bi-encoder, supervised-contrastive over groups (near misses as negatives)",
         "base_model": str(base_dir),
         "device": device,
         "recipe": asdict(recipe),
         "data": {"source": f"data/corrections/{TRAIN_GLOB}", "groups": len(groups),
-                 "triples": len(triples), "hash": data_hash},
+                 "texts": sum(1 + len(g["paraphrases"]) + len(g.get("near_misses") or [])
+                              for g in groups), "hash": data_hash},
         "threshold": threshold,
         "threshold_chosen_on": {"set": str(DEV.relative_to(root)) if DEV.is_relative_to(root)
                                 else str(DEV), "max_false": MAX_FALSE, **figures},

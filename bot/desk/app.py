@@ -7,7 +7,8 @@
 Everything the routes use arrives here (the database's session factory, the bridge to the Rasa
 server, the suggester, the clock), so tests run the real routes on a temporary database with a
 bridge that records what it was asked. Pages are server-rendered with autoescaping; the only
-script is static/desk.js, and the Content-Security-Policy forbids any other.
+scripts are our own static files (desk.js, dashboard.js with the vendored Chart.js), and the
+Content-Security-Policy forbids any other.
 """
 
 from __future__ import annotations

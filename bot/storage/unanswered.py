@@ -5,7 +5,8 @@
     groups[0].count, groups[0].representative, groups[0].examples
 
 A question is *unanswered* when its turn was refused: the reply was no answer, or the channel
-sent an apology in its place (figures.ANSWERED, the definition the refusal rate uses). Left out:
+sent an apology in its place (figures.ANSWERED, the definition the refusal rate uses); or when
+the bot said it was outside what it helps with (out of scope, nothing searched). Left out:
 button payloads ("/greet"), messages with no letters, and turns whose intent says nothing about a
 topic (greetings, thanks, yes and no, "are you a bot", order numbers or e-mails given on their
 own, asking for a person).
@@ -37,12 +38,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from sqlalchemy import func, not_, select
+from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage.figures import ANSWERED, in_window
-from bot.storage.log import HANDOFF_INTENTS
-from bot.storage.models import Turn
+from bot.storage.log import FALLBACK_INTENTS, HANDOFF_INTENTS
+from bot.storage.models import Retrieval, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,14 @@ class Group:
 
 def refused_questions(session: Session, since: Optional[datetime] = None,
                       until: Optional[datetime] = None) -> List[str]:
-    """The customer's text of every refused turn in the window, oldest first (one per turn)."""
+    """The customer's text of every refused turn in the window, oldest first (one per turn), and
+    of every turn told "that's outside what I can help with" (out of scope or not understood,
+    with nothing found for it): the customer got no answer there either."""
+    searched = exists().where(Retrieval.turn_id == Turn.id)
+    told_out_of_scope = and_(Turn.intent.in_(sorted(FALLBACK_INTENTS)), not_(searched))
     statement = (
         select(Turn.user_text)
-        .where(not_(ANSWERED), *in_window(Turn.created_at, since, until))
+        .where(or_(not_(ANSWERED), told_out_of_scope), *in_window(Turn.created_at, since, until))
         .where(func.coalesce(Turn.intent, "").not_in(sorted(NOT_A_QUESTION_INTENTS)))
         .order_by(Turn.created_at, Turn.id)
     )

@@ -184,3 +184,27 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+DESK_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def desk(channel_servers):
+    """The agent desk against the channel servers' log, with two people: "ana" (an agent) and
+    "max" (an admin), both with DESK_PASSWORD; its URL."""
+    import subprocess
+
+    settings = channel_servers.settings
+    python = ROOT / launcher.ACTIONS_VENV / "bin" / "python"
+    env = {**os.environ, "BOT_LOG_URL": settings.log_url, "BOT_VAR_DIR": str(settings.var_dir),
+           "BOT_DESK_PASSWORD": DESK_PASSWORD}
+    for username, name, role in (("ana", "Ana", "agent"), ("max", "Max", "admin")):
+        subprocess.run([str(python), "-m", "bot", "agents", "add", username, "--name", name,
+                        "--role", role], env=env, check=True, cwd=ROOT, capture_output=True)
+    server = launcher.start_desk(settings, settings.var_dir / "logs")
+    try:
+        launcher.wait_until_healthy([server], timeout_s=120)
+        yield settings.desk_url
+    finally:
+        launcher.stop([server])

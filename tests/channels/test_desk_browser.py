@@ -12,39 +12,20 @@ desk shows the conversation, and the agent's send until the widget shows it.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
 
 import pytest
 from sqlalchemy import text
 
-from bot import launcher
 from bot.settings import ROOT
 from bot.storage.db import make_engine
+from tests.channels.conftest import DESK_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.integration
 
 SCREENSHOTS = ROOT / "reports" / "screenshots"
-PASSWORD = "correct horse battery staple"
 TRACK_URL = "https://help.larkspur.example/articles/track-your-order"
 HTML_REPLY = "Please read <b>this</b> <img src=x onerror=alert(1)> carefully"
-
-
-@pytest.fixture(scope="module")
-def desk(channel_servers):
-    settings = channel_servers.settings
-    python = ROOT / launcher.ACTIONS_VENV / "bin" / "python"
-    env = {**os.environ, "BOT_LOG_URL": settings.log_url, "BOT_VAR_DIR": str(settings.var_dir),
-           "BOT_DESK_PASSWORD": PASSWORD}
-    subprocess.run([str(python), "-m", "bot", "agents", "add", "ana", "--name", "Ana"],
-                   env=env, check=True, cwd=ROOT, capture_output=True)
-    server = launcher.start_desk(settings, settings.var_dir / "logs")
-    try:
-        launcher.wait_until_healthy([server], timeout_s=120)
-        yield settings.desk_url
-    finally:
-        launcher.stop([server])
 
 
 def shot(page, name: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.storage.log import DraftRecord
+from bot.storage.log import DraftRecord, RetrievalRecord
 from bot.storage.models import TranscriptLine
 from bot.storage.privacy import hash_sender
 from bot.storage.unanswered import (
@@ -163,8 +163,8 @@ def test_the_report_says_when_the_questions_could_not_be_grouped():
 
 
 def test_the_refused_questions_of_the_log(log, engine):
-    """Refused turns and turns the channel apologised for; not greetings, payloads, hand-overs,
-    answered turns or turns outside the window."""
+    """Refused turns, turns the channel apologised for and turns told they were out of scope;
+    not greetings, payloads, hand-overs, answered turns or turns outside the window."""
     records = [
         turn("ann", "do you sell gift cards", "out_of_scope", 0, answered=False),
         turn("ann", "/greet", "greet", 1, answered=False),
@@ -175,6 +175,11 @@ def test_the_refused_questions_of_the_log(log, engine):
         turn("cat", "do you price match", "nlu_fallback", 6, answered=False,
              draft=DraftRecord("run", "p" * 64, "...", "fallback")),
         turn("cat", "is there a bridal registry", "out_of_scope", 60 * 24, answered=False),
+        # "that's outside what I can help with": logged as answered, but nothing was found
+        turn("dan", "do you sell garden sheds", "out_of_scope", 7),
+        # out of scope for NLU, answered from an approved answer: not unanswered
+        turn("dan", "is gift wrap free", "out_of_scope", 8,
+             retrievals=[RetrievalRecord("gift-orders", "approved#1", 0.95, 1)]),
     ]
     for record in records:
         log.record_turn(record)
@@ -184,5 +189,6 @@ def test_the_refused_questions_of_the_log(log, engine):
                                    message_id="m-late"))
     with Session(engine) as session:
         assert refused_questions(session, T0, T0 + timedelta(days=1)) == [
-            "do you sell gift cards", "can I pay with bitcoin", "do you price match"]
+            "do you sell gift cards", "can I pay with bitcoin", "do you price match",
+            "do you sell garden sheds"]
         assert refused_questions(session)[-1] == "is there a bridal registry"
