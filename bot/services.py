@@ -124,6 +124,8 @@ def get_approved_answers(settings: Optional[Settings] = None):
     settings = settings or get_settings()
     if not settings.approved_answers:
         return None
+    if _approved is not None:  # every customer message asks: no file check, no lock
+        return _approved
     use_matcher = (settings.approved_matcher != "off"
                    and (settings.matcher_dir / "manifest.json").exists())
     # Built before taking the lock: get_embedder takes it too.

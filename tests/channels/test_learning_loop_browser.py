@@ -29,6 +29,7 @@ CANONICAL = "Is the gift wrap fee refunded when a gift-wrapped item is returned?
 REWORDING = "if i return something that was gift wrapped, is the wrapping fee refunded too?"
 CORRECTED = ("No. Gift wrap costs $4.95 per item, and that fee is not refunded when the item "
              "is returned; the item itself is refunded as usual.")
+TRACK_URL = "https://help.larkspur.example/articles/track-your-order"
 COMMENT = "It didn't say whether I get the wrap fee back"
 UNANSWERED = ("do you sell garden sheds?", "can I buy a garden shed from you")
 
@@ -131,7 +132,7 @@ def test_a_rated_down_answer_is_corrected_in_the_desk_and_the_next_customers_get
             ".rw-message:has(.rw-response) a").last.get_attribute("href")
     # An unrelated question still gets the help centre's article.
     unrelated = ask(customer, "how do I track a parcel").locator(".rw-response").inner_text()
-    assert CORRECTED not in unrelated
+    assert CORRECTED not in unrelated and TRACK_URL in unrelated
     # Two questions the help centre has no answer to, in other words: one group on the dashboard.
     for question in UNANSWERED:
         ask(customer, question)
