@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb reranker matcher webchat desk-assets generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk clean
+.PHONY: help venvs train kb reranker matcher webchat desk-assets generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk bench-load clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -57,7 +57,7 @@ $(KB): $(wildcard knowledge/articles/*.md) | venvs
 
 reranker: $(RERANKER) ## Train the re-ranker and fit the "I don't know" model (CPU: about 5 min, once)
 
-$(RERANKER): $(KB) $(wildcard data/generator/*.yml) bot/retrieval/rerank.py bot/retrieval/rerank_train.py | venvs
+$(RERANKER): $(KB) $(wildcard data/generator/*.yml) $(wildcard data/corrections/paraphrases_train_*.yml) bot/retrieval/rerank.py bot/retrieval/rerank_train.py | venvs
 	$(ACT_PY) -m bot reranker train
 
 webchat: $(WIDGET) ## Vendor the web chat widget from npm (package-lock.json) into web/vendor/
@@ -121,6 +121,9 @@ eval-corrections: venvs $(KB) $(MATCHER) ## Approved answers: the threshold chos
 
 bench-desk: venvs $(MODEL) $(KB) $(RERANKER) ## Hand-over to the desk's queue, and an agent's reply to the widget, against a bot answer -> reports/bench_desk.md
 	$(ACT_PY) -m bot.evaluation.bench_desk
+
+bench-load: venvs $(MODEL) $(KB) $(RERANKER) ## 20 and 50 customers at once over REST, drafts off and on side by side -> reports/bench_load.md
+	$(ACT_PY) -m bot.evaluation.bench_load
 
 clean: ## Remove trained models and local data (var/); keeps the environments
 	rm -rf models/rasa models/nlu-encoder models/kb models/reranker models/matcher models/confidence.json models/generator var reports/rasa-core

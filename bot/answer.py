@@ -1,7 +1,9 @@
 """Turns a knowledge-base search into the reply a customer reads (bot/answering/policy.py).
 
 Extractive: the answer first (the best answer unit: a table row, an item, a paragraph; the whole
-list of steps for a step), then the article it comes from. Nothing is invented; when nothing
+list of steps for a step; for a comparison, the best unit for each side), up to two close units
+after it, each item under the heading that says whose item it is, then the sections they come
+from. Nothing is invented; when nothing
 answers, the policy says so and offers a person (NO_ANSWER).
 """
 
@@ -158,45 +160,127 @@ def _steps(hit) -> List[str]:
 COMPARING = re.compile(r"\b(or|vs\.?|versus|than|compare[sd]?|comparison|difference|between)\b", re.I)
 
 
-# How close (re-ranker cosine) a second unit must be to the best one to be quoted with it. Chosen
-# on the "calibrate" split of the training questions (422 the re-ranker never saw;
-# bot/evaluation/answers_dev.py), not on the answer set. Replies that state the written answer:
-# best unit alone 49.3 %, a second of the same section within 0.05 (before) 51.7 %, any second
-# within 0.04 59.0 %, 0.06 61.8 %, 0.08 62.3 %; 0.06 took most of the gain for 13 more words.
-SECOND_WITHIN = 0.06
+# How close (re-ranker cosine) another unit must be to the best one to be quoted with it, and how
+# many units at most. Chosen on the "calibrate" split of the training questions (422 the re-ranker
+# never saw; bot/evaluation/answers_dev.py), not on the answer set. Replies that state the written
+# answer, with the words they take: best unit alone 49.3 %; two units within 0.06 60.7 % (48
+# words); three within 0.10 65.6 % (64 words), within 0.15 67.3 % (72 words). 0.10 and three
+# units: most of the gain, and a reply still read at a glance.
+SECOND_WITHIN = 0.10
+MAX_UNITS = 3
 
 
-def quoted_hits(hits: Sequence, question: str = "", within: float = SECOND_WITHIN, max_units: int = 2,
-                max_chars: int = 600) -> List:
-    """The hits a reply quotes: the best unit, then, up to `max_units`, the next ones the
-    re-ranker scores within `within` of it (any article), or of its own section when the question
-    compares two things ("paypal or card": two rows of one table)."""
+# Units that point elsewhere instead of answering: an article's signpost ("Here is how to claim.")
+# and a list's lead-in without its items ("Have ready:", "Contact us if:"); each item is a unit of
+# its own, lead-in included, so nothing is lost by passing over the bare lead-in.
+SIGNPOST = re.compile(r"\b(here is (how|where|what)|here's (how|where|what)|here are (the|some)|"
+                      r"this article (sums|explains|covers))\b", re.I)
+
+
+def quotable(hit) -> bool:
+    text = hit.text.strip()
+    return not text.endswith(":") and not (not hit.heading and SIGNPOST.search(text))
+
+
+def quotable_order(hits: Sequence) -> List:
+    """The hits that can be quoted, best first. When the best is a signpost or a bare lead-in, its
+    article still answers: the best quotable unit of that article comes first, or, with none among
+    the hits, the signpost itself (it names the article, and the source line links it)."""
+    usable = [h for h in hits if quotable(h)]
     best = hits[0]
-    chosen = [best]
+    if not quotable(best):
+        best = next((h for h in usable if h.article_id == best.article_id), best)
+    return [best] + [h for h in usable if h is not best]
+
+
+def _repeats(text: str, chosen: Sequence) -> bool:
+    """Whether a unit says nothing new beside those chosen: the same text, or one inside the other
+    (a list's lead-in and its first item)."""
+    core = text.rstrip(":. ").lower()
+    return any(core in h.text.lower() or h.text.rstrip(":. ").lower() in text.lower() for h in chosen)
+
+
+def quoted_hits(hits: Sequence, question: str = "", within: float = SECOND_WITHIN, max_units: int = MAX_UNITS,
+                max_chars: int = 600) -> List:
+    """The hits a reply quotes, leaving out units that only point elsewhere (quotable): for a comparison, the best unit naming each side
+    (bot/answering/compare.py); else the best unit. Then, up to `max_units`, the next ones the
+    re-ranker scores within `within` of the best (any article), or of its own section when the
+    question compares two things ("paypal or card": two rows of one table)."""
+    from bot.answering.compare import best_per_side, compare_sides
+
+    usable = quotable_order(hits)
     comparing = bool(COMPARING.search(question))
-    for other in hits[1:]:
+    sides = compare_sides(question) if comparing else None
+    chosen = (best_per_side(usable, sides) if sides else None) or [usable[0]]
+    if len(" ".join(h.text for h in chosen)) > max_chars:
+        chosen = chosen[:1]
+    best = usable[0]
+    for other in usable[1:]:
         if len(chosen) >= max_units:
             break
         same_section = (other.article_id, other.heading) == (best.article_id, best.heading)
         close = other.rerank is not None and best.rerank is not None and best.rerank - other.rerank <= within
-        if (close or (same_section and comparing)) and other.text not in {h.text for h in chosen} \
+        if (close or (same_section and comparing)) and not _repeats(other.text, chosen) \
+                and not _other_subject(other, best, question) \
                 and len(" ".join(h.text for h in chosen + [other])) <= max_chars:
             chosen.append(other)
     return chosen
 
 
+def _row_subject(hit) -> set:
+    """The key words of a table row's first cell ("United Kingdom" of "United Kingdom: Standard:
+    5–8 business days"); empty for anything else."""
+    from bot.answering.confidence import key_words
+
+    if hit.passage.kind != "row" or ":" not in hit.text:
+        return set()
+    return set(key_words(hit.text.split(":", 1)[0]))
+
+
+def _other_subject(other, best, question: str) -> bool:
+    """Whether `other` is a row about something else than the question names: when the question
+    names the best row's subject ("standard shipping to New Zealand" and the International Standard
+    row), a row it does not name (the United Kingdom's) would read as an answer about it."""
+    from bot.answering.confidence import key_words
+
+    asked = set(key_words(question))
+    best_subject, subject = _row_subject(best), _row_subject(other)
+    return bool(best_subject & asked) and bool(subject) and not subject & asked
+
+
+def labelled(hit) -> str:
+    """A quoted unit with its section's heading in front when the unit does not name it: an item
+    such as "Minimum order: 30" quoted beside another section's must say whose minimum it is."""
+    from bot.answering.confidence import key_words
+
+    heading = (hit.heading or "").strip()
+    if not heading or set(key_words(heading)) <= set(key_words(hit.text)):
+        return hit.text
+    return f"{heading} - {hit.text}"
+
+
 def extractive_body(hits: Sequence, question: str = "", max_chars: int = 600, **choose) -> Tuple[str, List]:
     """The answer first, and the hits it quotes: the best unit (a table row, an item, a paragraph;
-    a step brings its whole list), then any close second (quoted_hits)."""
-    best = hits[0]
+    a step brings its whole list), then any close second (quoted_hits). Units from more than one
+    section carry their section's heading (labelled)."""
+    best = quotable_order(hits)[0]
     if best.passage.kind == "step":
         steps = _steps(best)
         body = "\n".join(f"{i}. {s}" for i, s in enumerate(steps, start=1))
         return (body if len(body) <= max_chars else best.text), [best]
     chosen = quoted_hits(hits, question, max_chars=max_chars, **choose)
+    sections = {(h.article_id, h.heading) for h in chosen}
+    if len(sections) > 1:
+        texts = [labelled(h) for h in chosen]
+    else:
+        texts = [h.text for h in chosen]
+        # Items of one section say whose items they are once, as the article does: the heading
+        # ("Birthday offer: 15% off") over "Valid for: 30 days from the date it is sent."
+        if any(labelled(h) != h.text and h.passage.kind in ("row", "item") for h in chosen):
+            return f"{chosen[0].heading}:\n" + "\n".join(f"- {t}" for t in texts), chosen
     if len(chosen) > 1 and any(h.passage.kind in ("row", "item") for h in chosen):
-        return "\n".join(f"- {h.text}" for h in chosen), chosen
-    return "\n".join(h.text for h in chosen), chosen
+        return "\n".join(f"- {t}" for t in texts), chosen
+    return "\n".join(texts), chosen
 
 
 def source_line(hits: Sequence) -> str:

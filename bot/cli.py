@@ -110,7 +110,6 @@ def _cmd_kb_search(args: argparse.Namespace) -> int:
 def _cmd_reranker_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from bot.answering.calibrate import fit_and_save
     from bot.retrieval.embedder import resolve_model_path
     from bot.retrieval.rerank import Reranker
     from bot.retrieval.rerank_train import Recipe, train
@@ -128,6 +127,25 @@ def _cmd_reranker_train(args: argparse.Namespace) -> int:
     print(f"Re-ranker: {manifest['data']['pairs']} pairs from {manifest['data']['questions']} questions, "
           f"{manifest['steps']} steps in {manifest['seconds']:.0f} s -> {settings.reranker_dir}")
     retriever.reranker = Reranker(settings.reranker_dir)
+    return _fit_confidence(retriever, settings)
+
+
+def _cmd_reranker_fit_confidence(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bot.services import get_retriever
+
+    settings = get_settings()
+    retriever = get_retriever(replace(settings, kb_confidence="off"))
+    if retriever.reranker is None:
+        print("no re-ranker: train one first with `python -m bot reranker train`")
+        return 1
+    return _fit_confidence(retriever, settings)
+
+
+def _fit_confidence(retriever, settings) -> int:
+    from bot.answering.calibrate import fit_and_save
+
     model = fit_and_save(retriever, settings.confidence_path, settings.root)
     chosen = model.meta["cv"]["chosen"]
     print(f"Confidence model: threshold {model.threshold:.2f} (cross-validated: "
@@ -216,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--max-minutes", type=float, default=None, help="training time budget")
     train.add_argument("--base", default=None, help="model to start from (default: the embedding model)")
     train.set_defaults(func=_cmd_reranker_train)
+    refit = reranker_sub.add_parser(
+        "fit-confidence", help="fit the \"I don't know\" model again for the trained re-ranker",
+        description="Example: python -m bot reranker fit-confidence",
+    )
+    refit.set_defaults(func=_cmd_reranker_fit_confidence)
 
     matcher = sub.add_parser("matcher", help="the approved-answer matcher (rewordings vs look-alikes)")
     matcher_sub = matcher.add_subparsers(dest="matcher_command", required=True)

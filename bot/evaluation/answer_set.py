@@ -8,7 +8,7 @@ regexes) and the false statements a careless answer would make (regexes). A repl
     correct   when every fact matches and nothing false does
     missed    otherwise: an answer without the fact (wrong passage, wrong sentence)
 
-Matching is on normalised text: lower case, dashes as '-', no '**', straight quotes, one space.
+Matching is on the reply's body (without the source line) as normalised text: lower case, dashes as '-', no '**', straight quotes, one space.
 
     python -m bot.evaluation.answer_set [FILE]    checks the set against the articles
 
@@ -60,18 +60,28 @@ def load(path: Path = ANSWER_SET) -> List[Item]:
         Item(id=str(a["id"]), q=a["q"], type=a.get("type", "fact"), articles=list(a.get("articles") or []),
              must=[[m] if isinstance(m, str) else list(m) for m in a.get("must") or []],
              false=list(a.get("false", a.get(False)) or []), history=a.get("history"))
-        for a in data["answerable"]
+        for a in data.get("answerable") or []
     ]
     items += [Item(id=str(u["id"]), q=u["q"], type="unanswerable", history=u.get("history"))
               for u in data["unanswerable"]]
     return items
 
 
+SOURCE_LINE = re.compile(r"\n(More in our help centre|Sources?): .*$", re.S)
+
+
+def body(reply: str) -> str:
+    """The reply without its source line: an article's title and section heading name where the
+    answer comes from, they state nothing ("Welcome and birthday offers > Welcome offer: 10% off"
+    is not a claim that the birthday offer is 10 %), so neither facts nor falsehoods count there."""
+    return SOURCE_LINE.sub("", reply)
+
+
 def judge(item: Item, reply: str, refused: bool) -> str:
-    """One of OUTCOMES for the reply the customer read."""
+    """One of OUTCOMES for the reply the customer read (its body: see body())."""
     if refused:
         return "refused"
-    text = normalise(reply)
+    text = normalise(body(reply))
     if any(re.search(p, text) for p in item.false):
         return "false"
     if item.must and all(any(re.search(p, text) for p in fact) for fact in item.must):

@@ -41,7 +41,7 @@ def test_a_support_answer_is_logged_with_intent_articles_and_latency(bot):
     scores = [r["score"] for r in retrievals]
     assert scores == sorted(scores, reverse=True)
     # The article the reply links is the best passage's.
-    assert texts[0].endswith(f"/articles/{retrievals[0]['article_id']}")
+    assert f"/articles/{retrievals[0]['article_id']}" in texts[0]
     # Drafts: rows only when the generator drafted (none is trained in a fresh checkout); what a
     # draft row holds is checked with a drafted answer in tests/unit/test_action.py.
 

@@ -28,7 +28,7 @@ def test_track_order_goes_through_the_action_server_and_the_knowledge_base(bot):
     # The tracking article answers (rasa-sdk 3.21 served Rasa 3.6.21 over HTTP, and the knowledge
     # base answered), and offers to look at the customer's own order.
     texts, elapsed = bot.say("track-1", "how can I track my parcel")
-    assert texts[0].endswith("https://help.larkspur.example/articles/track-your-order")
+    assert "https://help.larkspur.example/articles/track-your-order" in texts[0], texts
     assert texts[-1].startswith("If you'd like me to look at your own order")
     assert elapsed < 2.0
 
@@ -49,7 +49,8 @@ def test_weather_is_out_of_scope(bot):
 
 def test_a_knowledge_question_is_answered_from_the_right_article(bot):
     texts, elapsed = bot.say("kb-1", "how long does a refund to PayPal take")
-    assert texts[0].startswith("PayPal: 3–5 business days")  # the answer first
+    # The answer first: the row, under its section's heading when it is a row.
+    assert any(line.lstrip("- ").startswith("PayPal: 3–5 business days") for line in texts[0].splitlines()[:2]), texts
     assert "https://help.larkspur.example/articles/refund-timelines" in texts[0]
     assert elapsed < 2.0
 
@@ -66,7 +67,7 @@ def test_a_knowledge_question_is_answered_from_the_right_article(bot):
 def test_the_reply_states_the_fact_and_not_its_neighbour(bot, message, answer, wrong):
     texts, _ = bot.say(f"fact-{abs(hash(message))}", message)
     assert answer in texts[0], texts
-    assert wrong not in texts[0].split("\n")[0].lower(), texts
+    assert wrong not in " ".join(texts[0].split("\n")[:2]).lower(), texts
 
 
 def test_a_follow_up_is_answered_in_the_context_of_the_previous_question(bot):
@@ -107,7 +108,7 @@ def test_conversation_replies_fit_the_message(bot, message, expected_start):
 )
 def test_support_questions_link_the_article_that_answers(bot, message, article):
     texts, elapsed = bot.say(f"kb-{abs(hash(message))}", message)
-    assert texts[0].endswith(f"https://help.larkspur.example/articles/{article}"), texts
+    assert f"https://help.larkspur.example/articles/{article}" in texts[0], texts
     assert elapsed < 2.0
 
 

@@ -9,21 +9,34 @@ answers worse fails here; the ceiling on false replies is the issue's goal.
 import pytest
 
 from bot.evaluation.answer_set import load, problems
-from bot.evaluation.answers_report import run_policy, score
+from bot.evaluation.answers_report import FRESH_SET, NEAR_MISSES, is_refusal_text, run_policy, score
 from bot.settings import get_settings
 
-# Reached on 2026-12-01 (reports/answers.md): correct 78.3 %, unanswerable refused 90.4 %,
-# follow-ups correct 66.7 %, answerable refused 7.4 %.
-CORRECT_FLOOR = 0.74
+# Reached on 2026-12-02 (reports/answers.md): correct 85.2 %, unanswerable refused 90.4 %,
+# follow-ups correct 73.3 %, answerable refused 6.1 %.
+CORRECT_FLOOR = 0.82
 FALSE_CEILING = 0.01  # the goal: at most 1 % of replies state something false
 UNANSWERABLE_REFUSED_FLOOR = 0.88
 ANSWERABLE_REFUSED_CEILING = 0.10
-FOLLOWUP_CORRECT_FLOOR = 0.60
+FOLLOWUP_CORRECT_FLOOR = 0.66
+
+
+# The second set (written later, by someone who saw neither the first nor the training data;
+# nobody tuned on it) and the 220 near misses no article answers. Reached on 2026-12-02: 75.5 %
+# correct, 0.0 % false; 75.9 % of the near misses refused.
+FRESH_CORRECT_FLOOR = 0.72
+NEAR_MISSES_REFUSED_FLOOR = 0.72
 
 
 @pytest.fixture(scope="module")
 def summary(components):
     items = load()
+    return score(items, run_policy(components, items))
+
+
+@pytest.fixture(scope="module")
+def fresh(components):
+    items = load(FRESH_SET)
     return score(items, run_policy(components, items))
 
 
@@ -50,3 +63,15 @@ def test_questions_no_article_answers_are_refused_and_others_are_not(summary):
 
 def test_follow_ups_are_answered_in_context(summary):
     assert summary["by_type"]["followup"]["correct"] >= FOLLOWUP_CORRECT_FLOOR, summary["by_type"]["followup"]
+
+
+def test_a_second_set_nobody_tuned_on_is_answered_right_and_never_falsely(fresh):
+    assert fresh["correct"] >= FRESH_CORRECT_FLOOR, fresh["correct"]
+    assert fresh["false"] <= FALSE_CEILING, fresh["false_items"]
+
+
+def test_near_misses_no_article_answers_are_refused(components):
+    items = load(NEAR_MISSES)
+    refused = [is_refusal_text(o["text"]) for o in run_policy(components, items)]
+    assert sum(refused) / len(items) >= NEAR_MISSES_REFUSED_FLOOR, sum(refused) / len(items)
+

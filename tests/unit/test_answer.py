@@ -65,7 +65,7 @@ def test_a_wide_table_row_keeps_its_column_headings():
     assert passage_units(text) == [("item", "Canada: Standard: 5–8 days, CA$12.95")]
 
 
-def _hit(unit_id, text, kind="row", heading="Times", rerank=None, rank=1, section=""):
+def _hit(unit_id, text, kind="row", heading="Time from refund to your account", rerank=None, rank=1, section=""):
     passage = Passage(f"refunds#{unit_id}", "refunds", "How long refunds take", "https://help.example/refunds",
                       heading, text, kind, section)
     return Hit(passage, 0.7, rank, rerank)
@@ -76,8 +76,10 @@ def test_the_answer_comes_first_then_its_source():
                                             _hit(2, "Card: 5–10 business days", rerank=0.55, rank=2)], 0.4)
     answer = extractive_answer(result)
     assert answer.kind == "extractive" and not answer.offers_handoff
-    assert answer.text == ("PayPal: 3–5 business days\n"
-                           "More in our help centre: How long refunds take > Times - https://help.example/refunds")
+    # A row says whose row it is: its section's heading comes first.
+    assert answer.text == ("Time from refund to your account:\n- PayPal: 3–5 business days\n"
+                           "More in our help centre: How long refunds take > Time from refund to your account - "
+                           "https://help.example/refunds")
     assert [s["passage_id"] for s in answer.sources] == ["refunds#1", "refunds#2"]
 
 
@@ -85,7 +87,8 @@ def test_a_close_second_row_of_the_same_table_joins_a_comparison():
     result = SearchResult("paypal or card, which is faster", [
         _hit(1, "PayPal: 3–5 business days", rerank=0.82),
         _hit(2, "Card: 5–10 business days", rerank=0.80, rank=2)], 0.4)
-    assert extractive_answer(result).text.startswith("- PayPal: 3–5 business days\n- Card: 5–10 business days\n")
+    assert extractive_answer(result).text.startswith(
+        "Time from refund to your account:\n- PayPal: 3–5 business days\n- Card: 5–10 business days\n")
 
 
 def test_a_close_unit_of_another_article_is_quoted_with_its_own_source():
@@ -94,9 +97,79 @@ def test_a_close_unit_of_another_article_is_quoted_with_its_own_source():
     far = _hit(3, "Bank transfer: 7 business days", rerank=0.60, rank=3)
     result = SearchResult("refund to gift card", [_hit(1, "Store credit: 24 hours", rerank=0.82), other, far], 0.4)
     assert extractive_answer(result).text == (
-        "- Store credit: 24 hours\n- Refunds to a gift card arrive within 24 hours.\n"
-        "More in our help centre: How long refunds take > Times - https://help.example/refunds; "
+        "- Time from refund to your account - Store credit: 24 hours\n"
+        "- Refunds to a gift card arrive within 24 hours.\n"
+        "More in our help centre: How long refunds take > Time from refund to your account - "
+        "https://help.example/refunds; "
         "Gift cards > Refunds - https://help.example/gift-cards")
+
+
+def test_a_comparison_quotes_the_best_unit_for_each_side():
+    # The two best units are both about cards; the PayPal row is third but is quoted, in the
+    # question's order.
+    result = SearchResult("which is quicker to refund, paypal or card?", [
+        _hit(1, "Credit or debit card, Apple Pay: 5–10 business days", rerank=0.61),
+        _hit(2, "Gift card or store credit: within 24 hours", rerank=0.60, rank=2),
+        _hit(3, "PayPal: 3–5 business days", rerank=0.59, rank=3)], 0.4)
+    body = extractive_answer(result).text.split("\nMore in")[0]
+    assert body.splitlines()[1:3] == ["- PayPal: 3–5 business days",
+                                      "- Credit or debit card, Apple Pay: 5–10 business days"]
+
+
+def test_units_that_only_point_elsewhere_are_not_quoted():
+    lead = _hit(1, "Have ready:", kind="item", heading="How to order by phone", rerank=0.63)
+    signpost = _hit(2, "Want to order by phone? Here is how it works.", kind="paragraph", heading="",
+                    rerank=0.62, rank=2)
+    item = _hit(3, "Call 1-800-555-0147, Monday to Friday 8 am to 8 pm ET.", kind="paragraph",
+                heading="How to order by phone", rerank=0.50, rank=3)
+    body = extractive_answer(SearchResult("can i order by phone", [lead, signpost, item], 0.4)).text
+    assert body.startswith("Call 1-800-555-0147") and "Have ready" not in body and "Here is how" not in body
+
+
+def test_a_signpost_gives_way_to_a_unit_of_its_own_article_not_another_article():
+    signpost = Hit(Passage("track#0", "track", "Tracking your order", "https://help.example/track", "",
+                           "Every parcel has a tracking number. Here is where to find it.", "paragraph", ""),
+                   0.6, 1, 0.55)
+    other = _hit(2, "Look for a carrier card.", kind="item", heading="Missing parcels", rerank=0.54, rank=2)
+    own = Hit(Passage("track#2", "track", "Tracking your order", "https://help.example/track", "Tracking link",
+                      "The dispatch e-mail has your tracking link.", "paragraph", ""), 0.6, 3, 0.50)
+    text = extractive_answer(SearchResult("how do I track a parcel", [signpost, other, own], 0.4)).text
+    assert text.splitlines()[0].lstrip("- ") == "The dispatch e-mail has your tracking link.", text
+    alone = extractive_answer(SearchResult("how do I track a parcel", [signpost, other], 0.4)).text
+    assert alone.splitlines()[0].lstrip("- ").startswith("Every parcel has a tracking number.")
+    assert "https://help.example/track" in alone
+
+
+def test_a_list_lead_in_is_not_quoted_beside_its_own_item():
+    result = SearchResult("what do i send", [
+        _hit(1, "Send the following to billing: what should be changed,", kind="item", rerank=0.60),
+        _hit(2, "Send the following to billing:", kind="item", rerank=0.59, rank=2)], 0.4)
+    assert extractive_answer(result).text.count("Send the following") == 1
+
+
+def test_items_from_two_sections_say_which_section_they_come_from():
+    welcome = _hit(1, "Minimum order: 30 in your order currency.", kind="item", heading="Welcome offer: 10% off",
+                   rerank=0.60)
+    birthday = _hit(2, "Valid for: 30 days from the date it is sent.", kind="item", heading="Birthday offer: 15% off",
+                    rerank=0.59, rank=2)
+    body = extractive_answer(SearchResult("birthday discount", [welcome, birthday], 0.4)).text
+    assert body.startswith("- Welcome offer: 10% off - Minimum order: 30 in your order currency.\n"
+                           "- Birthday offer: 15% off - Valid for: 30 days")
+
+
+def test_a_row_about_a_subject_the_question_does_not_name_is_not_quoted_beside_it():
+    def row(i, text, rerank):
+        return _hit(i, text, heading="Options by region", rerank=rerank, rank=i)
+
+    result = SearchResult("standard shipping to New Zealand, how long?", [
+        row(1, "International Standard: 10–20 business days", 0.70),
+        row(2, "United Kingdom: Standard: 5–8 business days", 0.69)], 0.4)
+    assert "United Kingdom" not in extractive_answer(result).text
+    # Asked about no subject in particular, close rows are quoted together.
+    result = SearchResult("how long does standard shipping take", [
+        row(1, "United States: Standard: 3–5 business days", 0.70),
+        row(2, "Canada: Standard: 5–8 business days", 0.69)], 0.4)
+    assert "Canada: Standard" in extractive_answer(result).text
 
 
 def test_a_step_brings_the_whole_list_of_steps():
