@@ -202,10 +202,12 @@ def _repeats(text: str, chosen: Sequence) -> bool:
 
 def quoted_hits(hits: Sequence, question: str = "", within: float = SECOND_WITHIN, max_units: int = MAX_UNITS,
                 max_chars: int = 600) -> List:
-    """The hits a reply quotes, leaving out units that only point elsewhere (quotable): for a comparison, the best unit naming each side
-    (bot/answering/compare.py); else the best unit. Then, up to `max_units`, the next ones the
-    re-ranker scores within `within` of the best (any article), or of its own section when the
-    question compares two things ("paypal or card": two rows of one table)."""
+    """The hits a reply quotes, passing over units that only point elsewhere (quotable_order):
+    for a comparison, the best unit naming each side (bot/answering/compare.py); else the best
+    unit. Then, up to `max_units`, the next ones the re-ranker scores within `within` of the best
+    (any article), or of its own section when the question compares two things ("paypal or card":
+    two rows of one table); never a row about a subject the question does not name
+    (_other_subject)."""
     from bot.answering.compare import best_per_side, compare_sides
 
     usable = quotable_order(hits)

@@ -2,8 +2,8 @@
 between the welcome offer and the birthday offer". The answer needs one unit per side, and the
 re-ranker's two best units are often both about one side (two rows near the card row).
 
-compare_sides() finds the words that name each side; best_per_side() takes, in the search's
-order, the first unit that names each side. bot/answer.py quotes those two first.
+compare_sides() finds the words that name each side; best_per_side() takes the unit that names
+each side best. bot/answer.py quotes those two first, in the question's order.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ regexes) and the false statements a careless answer would make (regexes). A repl
     correct   when every fact matches and nothing false does
     missed    otherwise: an answer without the fact (wrong passage, wrong sentence)
 
-Matching is on the reply's body (without the source line) as normalised text: lower case, dashes as '-', no '**', straight quotes, one space.
+Matching is on the reply's body (without the source line) as normalised text: lower case,
+dashes as '-', no '**', straight quotes, one space.
 
     python -m bot.evaluation.answer_set [FILE]    checks the set against the articles
 

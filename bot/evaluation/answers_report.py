@@ -18,9 +18,9 @@ A second set, tests/answers/questions_fresh.yml, was written later by someone wh
 neither the training data nor the first set, and nobody has looked at the bot's replies to it
 question by question: it says whether what was improved on the first set holds on questions
 nobody tuned for. Its "before" rows are the replies of the code before that session
-(reports/answers_fresh_before.json). tests/answers/unanswerable_near.yml adds 220 questions no article
-answers, many of them near misses (a help-centre topic, a detail no article states): the share
-refused.
+(reports/answers_fresh_before.json). tests/answers/unanswerable_near.yml adds 220 questions no
+article answers, many of them near misses (a help-centre topic, a detail no article states): the
+share refused.
 
 Also: search quality (recall@1 and MRR of the gold article, and whether the best unit states the
 fact) with and without the re-ranker, and the "I don't know" curve on this set.

@@ -1,14 +1,15 @@
 """Fine-tunes the re-ranker (bot/retrieval/rerank.py) from MiniLM on our own labelled questions.
 
-    python -m bot reranker train        (make reranker; a few minutes on 2 CPU cores)
+    python -m bot reranker train        (make reranker; about 20 minutes on 2 CPU cores)
 
 Data: the drafter's training questions (data/generator/*.yml: question, gold article, written
 answer) and the approved-answer matcher's training groups (data/corrections/paraphrases_train_*.yml:
 a question, its answer's fact and rewordings, under a comment naming the article; the question and
-the first `Recipe.rewordings` rewordings are used), never a held-out set. The questions are split in two by a stable hash of their id:
-the "rerank" part trains this model, the "calibrate" part is kept for what is fitted on the
-model's scores (the "I don't know" model, bot/answering/confidence.py), so those scores are
-measured on questions the re-ranker never saw.
+the first `Recipe.rewordings` rewordings are used), never a held-out set. The drafter's questions
+are split in two by a stable hash of their id: the "rerank" part trains this model (with all the
+matcher's groups), the "calibrate" part is kept for what is fitted on the model's scores (the
+"I don't know" model, bot/answering/confidence.py), so those scores are measured on questions the
+re-ranker never saw.
 
 Labels, per question, over the answer units of the knowledge base:
   positive   the unit of the gold article that shares the most words and numbers with the written
