@@ -46,6 +46,8 @@ def test_the_set_is_sound_and_big_enough():
     answerable = [i for i in items if i.answerable]
     assert len(answerable) >= 150 and sum(i.type == "followup" for i in answerable) >= 30
     assert sum(not i.answerable for i in items) >= 40
+    for other in (FRESH_SET, NEAR_MISSES):
+        assert problems(load(other), get_settings().articles_dir) == [], other
 
 
 def test_replies_state_the_fact(summary):
