@@ -178,8 +178,17 @@ SIGNPOST = re.compile(r"\b(here is (how|where|what)|here's (how|where|what)|here
 
 
 def quotable(hit) -> bool:
+    """Not a bare lead-in, and not an intro whose only statements are a signpost and a rhetorical
+    question ("Have more than one account? Here is how to move between them."); an intro that
+    also states something ("You can return most items within 30 days. This article sums up the
+    rules.") is quoted."""
     text = hit.text.strip()
-    return not text.endswith(":") and not (not hit.heading and SIGNPOST.search(text))
+    if text.endswith(":"):
+        return False
+    if hit.heading or not SIGNPOST.search(text):
+        return True
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    return any(not SIGNPOST.search(s) and not s.rstrip().endswith("?") for s in sentences if s.strip())
 
 
 def quotable_order(hits: Sequence) -> List:
