@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # data/generator holds the drafter's examples, not Rasa's (Rasa reads only files with nlu/stories/rules keys).
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/generator/*') $(wildcard bot/nlu/*.py)
 
-.PHONY: help venvs train kb reranker matcher webchat desk-assets generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk bench-load clean
+.PHONY: help venvs train kb reranker matcher webchat desk-assets generator run shell test nlu-report nlu-compare eval eval-generator eval-retrieval eval-corrections bench bench-orders bench-desk bench-load bench-drafter clean
 
 help: ## Show this help
 	@echo "Larkspur support bot"
@@ -79,7 +79,9 @@ $(MATCHER): $(wildcard data/corrections/*.yml) bot/answering/matcher.py bot/answ
 generator: venvs $(RERANKER) ## Fine-tune the reply drafter (opt-in: BOT_GENERATOR=auto; CPU: up to ~30 min, once)
 	$(ACT_PY) -m bot generator ensure
 
-run: venvs $(MODEL) $(KB) $(RERANKER) $(MATCHER) $(WIDGET) $(DESK_ASSETS) ## Start the action server and the Rasa server; prints where to talk to the bot
+# The re-ranker and the matcher are not waited for: the launcher trains them behind the running
+# bot when they are missing or out of date, and the action server swaps them in (bot/launcher.py).
+run: venvs $(MODEL) $(KB) $(WIDGET) $(DESK_ASSETS) ## Start the store, action server, Rasa server and desk; prints where to talk to the bot
 	@$(ACT_PY) -m bot run
 
 shell: venvs $(MODEL) $(KB) $(RERANKER) $(MATCHER) ## Talk to the bot in the terminal (rasa shell against the action server)
@@ -122,8 +124,11 @@ eval-corrections: venvs $(KB) $(MATCHER) ## Approved answers: the threshold chos
 bench-desk: venvs $(MODEL) $(KB) $(RERANKER) ## Hand-over to the desk's queue, and an agent's reply to the widget, against a bot answer -> reports/bench_desk.md
 	$(ACT_PY) -m bot.evaluation.bench_desk
 
-bench-load: venvs $(MODEL) $(KB) $(RERANKER) ## 20 and 50 customers at once over REST, drafts off and on side by side -> reports/bench_load.md
+bench-load: venvs $(MODEL) $(KB) $(RERANKER) ## 2, 20 and 50 customers at once over REST, drafts off and on side by side -> reports/bench_load.md
 	$(ACT_PY) -m bot.evaluation.bench_load
+
+bench-drafter: venvs $(KB) $(RERANKER) ## The drafter's runtimes (correctness, latency) and batching (drafts/s) -> reports/bench_drafter.md
+	$(ACT_PY) -m bot.evaluation.bench_drafter
 
 clean: ## Remove trained models and local data (var/); keeps the environments
 	rm -rf models/rasa models/nlu-encoder models/kb models/reranker models/matcher models/confidence.json models/generator var reports/rasa-core

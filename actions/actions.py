@@ -61,9 +61,7 @@ async def search_answer(tracker: Tracker) -> Answer:
     previous = history[-1].user if history else None
     deadline = get_settings().action_deadline_s
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(services.answer, question, previous, history), deadline,
-        )
+        return await asyncio.wait_for(services.answer_async(question, previous, history), deadline)
     except asyncio.TimeoutError:
         logger.error("answer.search_timeout deadline_s=%s", deadline)
     except Exception:
@@ -74,7 +72,7 @@ async def search_answer(tracker: Tracker) -> Answer:
 async def approved_answer(text: Text) -> "Optional[Answer]":
     """The team's approved answer, within the action's deadline; None on any trouble."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(services.approved, text),
+        return await asyncio.wait_for(services.run_blocking(services.approved, text),
                                       get_settings().action_deadline_s)
     except Exception as e:
         logger.error("answer.approved_failed error=%s", type(e).__name__)

@@ -56,6 +56,16 @@ def _env(settings: Settings, extra: Optional[Dict[str, str]] = None) -> Dict[str
             "BOT_VAR_DIR": str(settings.var_dir),  # the log's spool and salt live here
             "BOT_LOG_URL": settings.log_url,
             "BOT_GENERATOR": settings.generator,  # which drafter the action server loads
+            # how it drafts under load (bot/generation/batcher.py) and how long a turn may take
+            "BOT_DRAFT_DEADLINE_S": str(settings.draft_deadline_s),
+            "BOT_DRAFT_MAX_BATCH": str(settings.draft_max_batch),
+            "BOT_DRAFT_MAX_WAITING": str(settings.draft_max_waiting),
+            "BOT_DRAFT_MAX_IN_FLIGHT": str(settings.draft_max_in_flight),
+            "BOT_ACTION_DEADLINE_S": str(settings.action_deadline_s),
+            "BOT_ANSWER_THREADS": str(settings.answer_threads),
+            "BOT_TORCH_THREADS": str(settings.torch_threads),
+            "BOT_BACKGROUND_TRAINING": "1" if settings.background_training else "0",
+            "BOT_RASA_THREADS": str(settings.rasa_threads),
             "BOT_MAX_MESSAGE_CHARS": str(settings.max_message_chars),
             "BOT_REPLY_DEADLINE_S": str(settings.reply_deadline_s),
             "BOT_STORE_URL": settings.store_url,  # where the action server finds the order system
@@ -121,9 +131,9 @@ def start_rasa_server(
     credentials: Path,
     model: Optional[Path] = None,
 ) -> Server:
-    rasa = settings.root / RASA_VENV / "bin" / "rasa"
+    python = settings.root / RASA_VENV / "bin" / "python"
     cmd = [
-        str(rasa), "run",
+        str(python), "-m", "bot.rasa_server", "run",  # `rasa run`, tuned for many customers
         "--model", str(model or settings.rasa_model_path),
         "--endpoints", str(endpoints),
         "--credentials", str(credentials),
@@ -204,6 +214,51 @@ def check_ports_free(settings: Settings) -> None:
                 )
 
 
+# Models the bot answers without, less well, while they train: the action server swaps them in
+# when they are written (bot/services.py reload_if_retrained). Without the re-ranker, search keeps
+# its first-stage order and refuses below the cosine threshold; without the matcher, approved
+# answers are matched under the knowledge base's MiniLM.
+BACKGROUND_TARGETS = ("reranker", "matcher")
+
+
+@dataclass
+class Training:
+    process: subprocess.Popen
+    log_path: Path
+    targets: tuple
+
+
+def start_background_training(settings: Settings, log_dir: Path) -> Optional[Training]:
+    """`make reranker matcher` behind the running bot, at low priority, when make says they are
+    missing or out of date; None when they are current (or ``BOT_BACKGROUND_TRAINING=0``)."""
+    if not settings.background_training:
+        return None
+    env = {k: v for k, v in _env(settings).items() if not k.startswith("MAKE") and k != "MFLAGS"}
+    # `make -n` prints what it would run: nothing when the model is current (`-q` is no use here:
+    # the phony `venvs` prerequisite always counts as out of date to it).
+    stale = tuple(t for t in BACKGROUND_TARGETS
+                  if subprocess.run(["make", "-s", "-n", t], cwd=settings.root, env=env, text=True,
+                                    capture_output=True).stdout.strip())
+    if not stale:
+        return None
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "training.log"
+    process = subprocess.Popen(
+        ["nice", "-n", "10", "make", "--no-print-directory", *stale], cwd=settings.root, env=env,
+        stdout=open(log_path, "w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    return Training(process, log_path, stale)
+
+
+def _training_note(training: Optional[Training]) -> str:
+    if training is None:
+        return ""
+    what = " and the ".join(training.targets)
+    return (f"  Still training the {what} (about 25 min on 2 cores; {training.log_path}).\n"
+            f"  Until then search keeps its first-stage order: more questions are refused, and\n"
+            f"  replies are slower while training shares the cores. They go live without a restart.\n")
+
+
 def _drafter_note(settings: Settings) -> str:
     """Whether replies are drafted, and whether the drafter is behind the team's corrections."""
     from bot.generation.choice import choose
@@ -214,7 +269,7 @@ def _drafter_note(settings: Settings) -> str:
         return f"unknown ({type(e).__name__}: see the action server's log)"
 
 
-def banner(settings: Settings, seconds: float) -> str:
+def banner(settings: Settings, seconds: float, training: Optional[Training] = None) -> str:
     url = settings.rasa_url
     channels = settings.credentials.read_text() if settings.credentials.exists() else ""
     webhooks = "".join(
@@ -243,7 +298,7 @@ Larkspur support bot is up (the servers answered after {seconds:.0f} s).
     demo orders to try (number, e-mail):  store/README.md
   Logs:                                   {settings.var_dir / 'logs'}
   Drafter:                                {_drafter_note(settings)}
-
+{_training_note(training)}
 Press Ctrl-C to stop the servers.
 """
 
@@ -252,6 +307,13 @@ def run_forever(settings: Settings) -> int:
     """What `make run` does after the environments and the model exist."""
     check_ports_free(settings)
     log_dir = settings.var_dir / "logs"
+    if settings.generator == "auto":  # before the action server, which would wait for it
+        from bot.generation.choice import use_shipped
+
+        print("Drafts on (BOT_GENERATOR=auto): checking for a drafter trained on today's data...", flush=True)
+        shipped = use_shipped(settings)
+        if shipped:
+            print(f"  {shipped}", flush=True)
     print("Starting the store service, the action server, the Rasa server and the agent desk "
           "(about 30 s)...", flush=True)
     started = time.monotonic()
@@ -263,6 +325,7 @@ def run_forever(settings: Settings) -> int:
         ),
         start_desk(settings, log_dir),
     ]
+    training = start_background_training(settings, log_dir)
     stopping = {"now": False}
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -272,8 +335,15 @@ def run_forever(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wait_until_healthy(servers)
-        print(banner(settings, time.monotonic() - started), flush=True)
+        print(banner(settings, time.monotonic() - started, training), flush=True)
         while not stopping["now"]:
+            if training is not None and training.process.poll() is not None:
+                done = training.process.returncode == 0
+                print(f"Background training of the {' and the '.join(training.targets)} "
+                      + ("finished: the bot uses them from its next message." if done else
+                         f"failed (exit {training.process.returncode}); see {training.log_path}"),
+                      flush=True)
+                training = None
             for server in servers:
                 if server.process.poll() is not None:
                     print(
@@ -289,5 +359,7 @@ def run_forever(settings: Settings) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
+        if training is not None and training.process.poll() is None:
+            os.killpg(training.process.pid, signal.SIGTERM)
         stop(servers)
         print("The servers stopped.", flush=True)

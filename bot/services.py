@@ -2,12 +2,21 @@
 
 Actions ask here for what they need; nothing is loaded at import time. The answer action asks for
 the retriever when the action server's worker starts, so the first customer does not wait.
+
+The re-ranker, its "I don't know" model and the approved-answer matcher are swapped in while the
+server runs when their files change (checked every RELOAD_CHECK_S at most): a first `make run`
+answers with first-stage search while they train in the background (bot/launcher.py), and a
+`make reranker` or `make matcher` run by hand is picked up without a restart.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -27,6 +36,9 @@ _order_backend = None
 _log_lock = threading.Lock()
 _drafter = False  # not looked for yet (None: looked for, there is none)
 _confidence = False  # likewise
+_model_stamp = None  # the re-ranker's, confidence model's and matcher's files when they were loaded
+_next_check = 0.0
+RELOAD_CHECK_S = 10.0
 
 
 def get_embedder(settings: Optional[Settings] = None):
@@ -35,13 +47,19 @@ def get_embedder(settings: Optional[Settings] = None):
         if _embedder is None:
             from bot.retrieval.embedder import Embedder
 
+            threads = (settings or get_settings()).torch_threads
+            if threads > 0:
+                import torch
+
+                torch.set_num_threads(threads)
+
             _embedder = Embedder((settings or get_settings()).embedding_model)
         return _embedder
 
 
 def get_retriever(settings: Optional[Settings] = None):
     """The knowledge-base retriever; raises ManifestError (with the fix) if the index is unusable."""
-    global _retriever
+    global _retriever, _model_stamp
     settings = settings or get_settings()
     embedder = get_embedder(settings)
     with _lock:
@@ -49,17 +67,30 @@ def get_retriever(settings: Optional[Settings] = None):
             from bot.retrieval.index import load_index
             from bot.retrieval.search import Retriever
 
+            _model_stamp = model_files(settings)
             kb = load_index(settings.kb_dir, settings.embedding_model, embedder.dim, settings.articles_dir)
             _retriever = Retriever(
                 kb, embedder, settings.kb_search_mode, settings.kb_threshold,
                 reranker=_load_reranker(settings), rerank_top=settings.kb_rerank_top,
             )
+            if _retriever.reranker is not None:
+                _warm_in_background(_retriever)
             logger.info(
                 "kb.loaded passages=%d index=%s device=%s mode=%s reranker=%s",
                 len(kb.passages), kb.manifest["index_type"], kb.device,
                 settings.kb_search_mode, "on" if _retriever.reranker else "off",
             )
         return _retriever
+
+
+def _warm_in_background(retriever) -> None:
+    """Every unit encoded once by the re-ranker, behind the first customers (rerank.warm)."""
+    def warm():
+        started = time.monotonic()
+        n = retriever.reranker.warm([p.context for p in retriever.kb.passages])
+        logger.info("kb.reranker_warm units=%d seconds=%.1f", n, time.monotonic() - started)
+
+    threading.Thread(target=warm, name="reranker-warm", daemon=True).start()
 
 
 def _load_reranker(settings: Settings):
@@ -82,18 +113,86 @@ def get_confidence(settings: Optional[Settings] = None):
     retriever = get_retriever(settings)
     with _lock:
         if _confidence is False:
-            from bot.answering.confidence import ConfidenceModel
-
-            path = settings.confidence_path
-            if settings.kb_confidence == "off" or retriever.reranker is None or (
-                settings.kb_confidence == "auto" and not path.exists()
-            ):
-                _confidence = None
-                logger.warning("answer.no_confidence_model: refusing below cosine %.2f", settings.kb_threshold)
-            else:
-                _confidence = ConfidenceModel.load(path, retriever.reranker.manifest["data"]["hash"])
-                logger.info("answer.confidence_loaded threshold=%.2f", _confidence.threshold)
+            _confidence = _load_confidence(settings, retriever)
         return _confidence
+
+
+def _load_confidence(settings: Settings, retriever):
+    from bot.answering.confidence import ConfidenceModel
+
+    path = settings.confidence_path
+    if settings.kb_confidence == "off" or retriever.reranker is None or (
+        settings.kb_confidence == "auto" and not path.exists()
+    ):
+        logger.warning("answer.no_confidence_model: refusing below cosine %.2f", settings.kb_threshold)
+        return None
+    confidence = ConfidenceModel.load(path, retriever.reranker.manifest["data"]["hash"])
+    logger.info("answer.confidence_loaded threshold=%.2f", confidence.threshold)
+    return confidence
+
+
+def model_files(settings: Settings) -> tuple:
+    """When the re-ranker, the confidence model and the matcher were last written (None: absent)."""
+    files = (settings.reranker_dir / "manifest.json", settings.confidence_path,
+             settings.matcher_dir / "manifest.json")
+    return tuple(f.stat().st_mtime if f.exists() else None for f in files)
+
+
+def reload_if_retrained(settings: Optional[Settings] = None) -> bool:
+    """Swaps in a re-ranker, confidence model or matcher written since they were loaded; True if
+    it did. A re-ranker whose confidence model is not fitted yet is left for the next check (the
+    pair goes in together, or not at all)."""
+    global _retriever, _confidence, _approved, _model_stamp, _next_check
+    settings = settings or get_settings()
+    now = time.monotonic()
+    with _lock:
+        if _retriever is None or now < _next_check:
+            return False
+        _next_check = now + RELOAD_CHECK_S
+        old = _retriever
+    stamp = model_files(settings)
+    if stamp == _model_stamp:
+        return False
+    from bot.retrieval.search import Retriever
+
+    try:
+        retriever = Retriever(old.kb, old.embedder, settings.kb_search_mode, settings.kb_threshold,
+                              reranker=_load_reranker(settings), rerank_top=settings.kb_rerank_top)
+        if retriever.reranker is not None:
+            retriever.reranker.warm([p.context for p in retriever.kb.passages])
+        confidence = _load_confidence(settings, retriever)
+        if retriever.reranker is not None and confidence is None and settings.kb_confidence == "auto":
+            raise FileNotFoundError(f"{settings.confidence_path} (fitted after the re-ranker)")
+    except Exception as e:  # half-written (training still running): the next check tries again
+        logger.info("models.reload_later: %s: %s", type(e).__name__, e)
+        return False
+    with _lock:
+        _retriever, _confidence, _model_stamp = retriever, confidence, stamp
+        _approved = None  # rebuilt on the next message, with the matcher if there is one now
+    logger.info("models.reloaded reranker=%s confidence=%s",
+                "on" if retriever.reranker else "off", "on" if confidence else "off")
+    return True
+
+
+_reloading = threading.Lock()
+
+
+def _reload_in_background(settings: Settings) -> None:
+    """reload_if_retrained in a thread of its own (loading and warming a re-ranker takes seconds:
+    no customer's turn waits for it); at most one at a time, and a look at the files at most
+    every RELOAD_CHECK_S."""
+    if _retriever is None or time.monotonic() < _next_check or not _reloading.acquire(blocking=False):
+        return
+
+    def run():
+        try:
+            reload_if_retrained(settings)
+        except Exception:  # the current models keep answering; the next check tries again
+            logger.exception("models.reload_failed")
+        finally:
+            _reloading.release()
+
+    threading.Thread(target=run, name="models-reload", daemon=True).start()
 
 
 def components(settings: Optional[Settings] = None, with_drafter: bool = True,
@@ -104,6 +203,7 @@ def components(settings: Optional[Settings] = None, with_drafter: bool = True,
     from bot.answering.policy import Components
 
     settings = settings or get_settings()
+    _reload_in_background(settings)
     return Components(
         retriever=get_retriever(settings), confidence=get_confidence(settings),
         drafter=get_drafter(settings) if with_drafter else None, top_k=settings.kb_top_k,
@@ -160,11 +260,14 @@ def get_drafter(settings: Optional[Settings] = None):
     embedder = get_embedder(settings)
     with _lock:
         if _drafter is False:
-            from bot.generation.choice import choose
+            from bot.generation.choice import choose, use_shipped
             from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
             from bot.generation.drafter import Drafter
             from bot.generation.runtimes import open_runtime
 
+            shipped = use_shipped(settings)
+            if shipped:
+                logger.info("generator.shipped: %s", shipped)
             choice = choose(settings)
             source = choice.source
             if source is None and settings.generator != "off":
@@ -182,6 +285,8 @@ def get_drafter(settings: Optional[Settings] = None):
                     # (reports/generator.md: p95 2.88 s gated against 1.85 s plain greedy).
                     refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
                     vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir),
+                    max_batch=settings.draft_max_batch, max_waiting=settings.draft_max_waiting,
+                    batch_wait_s=settings.draft_batch_wait_ms / 1000,
                 )
                 logger.info("generator.loaded run=%s runtime=%s: %s", source, runtime.name,
                             choice.note)
@@ -195,6 +300,46 @@ def answer(text: str, previous: Optional[str] = None, history: Sequence["Turn"] 
     from bot.answering.policy import respond
 
     return respond(components(with_approved=True), text, previous, history)
+
+
+_pool: Optional[ThreadPoolExecutor] = None
+_in_flight = 0  # customer turns the action server is answering right now
+
+
+def answer_pool(settings: Optional[Settings] = None) -> ThreadPoolExecutor:
+    """The threads that search and check for the action server (``BOT_ANSWER_THREADS``): its
+    own pool, not the event loop's default one, so nothing else the server does (the log, the
+    order service) waits behind searches, and no thread ever waits for the drafter."""
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor((settings or get_settings()).answer_threads,
+                                           thread_name_prefix="answer")
+    return _pool
+
+
+async def run_blocking(fn, *args):
+    """`fn(*args)` in the answer pool, awaited."""
+    return await asyncio.get_running_loop().run_in_executor(answer_pool(), functools.partial(fn, *args))
+
+
+async def answer_async(text: str, previous: Optional[str] = None,
+                       history: Sequence["Turn"] = ()) -> "Answer":
+    """answer() for the action server: the same policy, but the wait for a draft holds no thread
+    (bot/answering/policy.py respond_async)."""
+    from bot.answering.policy import respond_async
+
+    global _in_flight
+    _in_flight += 1  # on the event loop only: no lock
+    try:
+        parts = await run_blocking(functools.partial(components, with_approved=True))
+        # Drafting takes the cores that searching needs: with more customers' turns than this
+        # under way, every turn gets the quote at once (reports/bench_load.md).
+        draft = _in_flight <= get_settings().draft_max_in_flight
+        return await respond_async(parts, run_blocking, text, previous, history, draft)
+    finally:
+        _in_flight -= 1
 
 
 def approved(text: str) -> "Optional[Answer]":

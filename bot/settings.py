@@ -118,6 +118,9 @@ class Settings:
     store_url: str = ""  # default: the demo store on this machine, http://127.0.0.1:<store_port>
     store_port: int = 5060
     store_demo: bool = True  # `make run` and the integration tests start store/ themselves
+    # `make run` trains a missing or out-of-date re-ranker and matcher behind the running bot
+    # (bot/launcher.py); off: train them first with `make reranker matcher`.
+    background_training: bool = True
     store_timeout_s: float = 2.0  # one request; reads are tried again within action_deadline_s
     verify_max_failures: int = 5  # wrong order number/e-mail pairs in one conversation before a pause
     verify_pause_s: float = 900.0  # how long further tries are refused after that
@@ -173,6 +176,22 @@ class Settings:
     # (reports/generator.md has both).
     draft_trust_refusal: bool = False
     draft_support_threshold: float = 0.5  # a drafted sentence needs this MiniLM cosine to a passage sentence (or its words: bot/generation/checks.py)
+    # Drafts are decoded by one thread (bot/generation/batcher.py): at most this many a batch, and
+    # at most `draft_max_waiting` waiting; a turn that finds more waiting gets the quote at once.
+    # 1 on a CPU: CTranslate2 decodes a batch of prompts of unequal length no faster than one by
+    # one (reports/bench_drafter.md); transformers (the GPU path) gains from 4 to 8.
+    draft_max_batch: int = 1
+    draft_max_waiting: int = 4
+    # Drafting competes with searching for the same cores: with more turns than this under way in
+    # the action server, turns are quoted without drafting (bot/services.py answer_async).
+    draft_max_in_flight: int = 2
+    draft_batch_wait_ms: int = 10  # how long the first draft of a batch waits for others
+    # Threads that search and check drafts in the action server (bot/services.py answer_pool), and
+    # the threads each of them gives one PyTorch operation (0: PyTorch's default, all cores).
+    answer_threads: int = 4
+    torch_threads: int = 0
+    # Threads for NumPy's BLAS and TensorFlow in the Rasa server (bot/rasa_server.py).
+    rasa_threads: int = 1
 
     def __post_init__(self) -> None:
         if not self.tracker_url:

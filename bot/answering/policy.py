@@ -10,15 +10,21 @@
     4. Draft, only when a drafter is configured: a draft that passes every check replaces the
        quote; a drafted refusal is sent only when refusals are trusted. Anything else keeps the
        quote, and the draft's fate is recorded for the log.
+
+respond() does it all in the calling thread. respond_async() is the same policy for the action
+server: the search and the checks run in its thread pool, and the wait for the drafter (which
+decodes in its own thread, bot/generation/batcher.py) holds no thread, so customers whose turns
+need no draft are never queued behind those waiting for one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Awaitable, Callable, Optional, Sequence
 
-from bot.answer import NO_ANSWER, Answer, extractive_answer, hit_sources
+from bot.answer import NO_ANSWER, Answer, DraftOutcome, extractive_answer, hit_sources
 from bot.answering.followup import in_context, is_followup
 
 logger = logging.getLogger(__name__)
@@ -66,33 +72,90 @@ def search(components: Components, text: str, previous: Optional[str] = None) ->
     return alone
 
 
+@dataclass
+class Begun:
+    """Steps 0 to 3 done: the reply to send if no draft replaces it, and the draft under way."""
+
+    answer: Answer
+    draft: Optional[object] = None  # bot.generation.drafter.PendingDraft
+
+
+def begin(
+    components: Components,
+    text: str,
+    previous: Optional[str] = None,
+    history: Sequence = (),
+    draft: bool = True,
+) -> Begun:
+    """Steps 0 to 3, and the draft started (blocking: search, and the prompt's passages).
+    `draft` False: the server is too busy to draft (the quote goes, and the log says why)."""
+    approved = components.approved.answer(text) if components.approved is not None else None
+    if approved is not None:
+        return Begun(approved)
+    searched = search(components, text, previous)
+    result = searched.result
+    if not searched.answers:
+        return Begun(Answer(NO_ANSWER, "no_answer", True, hit_sources(result.hits)))
+    extractive = extractive_answer(result)
+    drafter = components.drafter
+    if drafter is None:
+        return Begun(extractive)
+    if not draft:
+        from bot.generation.drafter import BUSY
+
+        extractive.draft = DraftOutcome(drafter.run, "", "", "fallback", BUSY)
+        return Begun(extractive)
+    pending = drafter.start(
+        text, result.hits[: components.draft_passages], components.retriever.embed_query(searched.query),
+        history, deadline_s=components.draft_deadline_s,
+    )
+    return Begun(extractive, pending)
+
+
 def respond(
     components: Components,
     text: str,
     previous: Optional[str] = None,
     history: Sequence = (),
 ) -> Answer:
-    """The reply to one customer message (blocking: the action runs it in a thread).
+    """The reply to one customer message (blocking).
 
     `text` is the customer's message without entity values; `previous` their previous message in
     this conversation, if any; `history` the recent turns the drafter reads."""
-    approved = components.approved.answer(text) if components.approved is not None else None
-    if approved is not None:
-        return approved
-    searched = search(components, text, previous)
-    result = searched.result
-    if not searched.answers:
-        return Answer(NO_ANSWER, "no_answer", True, hit_sources(result.hits))
-    extractive = extractive_answer(result)
+    begun = begin(components, text, previous, history)
+    if begun.draft is None:
+        return begun.answer
+    return choose(begun.answer, components.drafter.wait(begun.draft), components.trust_refusal)
+
+
+Blocking = Callable[..., Awaitable]  # runs a blocking function with its arguments in a thread pool
+
+
+async def respond_async(
+    components: Components,
+    run_blocking: Blocking,
+    text: str,
+    previous: Optional[str] = None,
+    history: Sequence = (),
+    draft: bool = True,
+) -> Answer:
+    """respond() for an event loop: the blocking steps go through `run_blocking`; the draft is
+    awaited until its deadline without holding a thread. `draft`: as for begin()."""
+    begun = await run_blocking(begin, components, text, previous, history, draft)
+    pending = begun.draft
+    if pending is None:
+        return begun.answer
     drafter = components.drafter
-    if drafter is None:
-        return extractive
-    retriever = components.retriever
-    drafted = drafter.draft(
-        text, result.hits[: components.draft_passages], retriever.embed_query(searched.query),
-        history, deadline_s=components.draft_deadline_s,
-    )
-    return choose(extractive, drafted, components.trust_refusal)
+    generation, error = None, None
+    if pending.result is None:
+        try:
+            generation = await asyncio.wait_for(asyncio.wrap_future(pending.future), pending.seconds_left())
+        except asyncio.TimeoutError:
+            logger.info("draft.late waited_s=%.2f", pending.deadline_s)
+        except Exception as e:  # the runtime failed: finish() logs it and the quote is sent
+            error = e
+    drafted = await run_blocking(drafter.finish, pending, generation, error)
+    return choose(begun.answer, drafted, components.trust_refusal)
 
 
 def choose(extractive: Answer, drafted, trust_refusal: bool) -> Answer:

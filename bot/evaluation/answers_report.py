@@ -55,6 +55,19 @@ def is_refusal_text(text: str) -> bool:
     return is_refusal(text) or "can't look that up" in text.lower()
 
 
+WARMUP = "while the re-ranker trains (first-stage order, cosine threshold)"
+
+
+def warmup_components(base, settings):
+    """What a first `make run` answers with until its re-ranker, confidence model and matcher are
+    trained in the background (bot/launcher.py): first-stage search, the cosine threshold."""
+    from bot.retrieval.search import Retriever
+
+    retriever = Retriever(base.retriever.kb, base.retriever.embedder, settings.kb_search_mode,
+                          settings.kb_threshold, reranker=None)
+    return replace(base, retriever=retriever, confidence=None)
+
+
 def run_policy(components, items: Sequence[Item]) -> List[dict]:
     from bot.answering.policy import respond
 
@@ -249,6 +262,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     outputs: Dict[str, List[dict]] = {}
     outputs["extractive (the policy, no drafter)"] = run_policy(base, items)
     default = "extractive (the policy, no drafter)"
+    if base.retriever.reranker is not None:
+        outputs[WARMUP] = run_policy(warmup_components(base, settings), items)
     from bot.generation.runs import latest_good
 
     run = None if args.no_drafts else latest_good(settings.models_dir)
@@ -271,6 +286,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if FRESH_SET.exists() and args.set == ANSWER_SET:
         fresh_items = load(FRESH_SET)
         fresh_outputs = {default: run_policy(base if default.startswith("extractive") else with_drafts, fresh_items)}
+        if base.retriever.reranker is not None:
+            fresh_outputs[WARMUP] = run_policy(warmup_components(base, settings), fresh_items)
         if FRESH_BEFORE.exists():
             previous = json.loads(FRESH_BEFORE.read_text())
             for name, outs in previous["outputs"].items():

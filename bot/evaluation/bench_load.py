@@ -3,17 +3,19 @@
 Starts the action server and the Rasa server the way `make run` does (ports of their own, a
 throwaway var/ folder, SQLite), once with extractive replies (`BOT_GENERATOR=off`, the default) and
 once with the drafter (the newest good run under models/generator/runs, or `--run`). Each time,
-20 and then 50 conversations at once over REST, each of 5 help-centre questions (the drafter's
+2, 20 and then 50 conversations at once over REST, each of 5 help-centre questions (the drafter's
 training questions: this measures time, not quality). Per setting:
 
     messages/s        answered messages per second of wall time
     p50, p95          seconds from sending a message to its reply
     apologies         replies that were the time-out or failure apology instead of an answer
     drafted           replies that were a checked draft (a "Source:" line) and drafts sent per second
+    drafts            what became of the drafts started (the log's drafts table): sent, rejected by a
+                      check, late (past the draft deadline), busy (the batcher's queue was full)
 
 Writes reports/bench_load.md with the machine.
 
-    .venv/actions/bin/python -m bot.evaluation.bench_load [--parallel 20 50] [--run DIR]
+    .venv/actions/bin/python -m bot.evaluation.bench_load [--parallel 2 20 50] [--run DIR] [--no-drafts]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import platform
 import statistics
 import time
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
@@ -74,6 +77,24 @@ def load(url: str, parallel: int, tag: str, pool: List[str]) -> dict:
             "apologies": sum(r["apology"] for r in rows), "drafted": drafted, "drafts_per_s": drafted / wall}
 
 
+def draft_counts(log_url: str) -> Counter:
+    """The drafts logged so far, by what became of them."""
+    from sqlalchemy import text
+
+    from bot.storage.db import make_engine
+
+    engine = make_engine(log_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT status, failed_check FROM drafts")).fetchall()
+    except Exception:  # no table yet
+        return Counter()
+    finally:
+        engine.dispose()
+    return Counter("busy" if (status == "fallback" and check == "drafter busy") else
+                   "late" if status == "timeout" else status for status, check in rows)
+
+
 def run_setting(name: str, generator: str, parallels: List[int], pool: List[str]) -> List[dict]:
     rasa_port, action_port = PORTS
     settings, endpoints = throwaway_settings(
@@ -90,9 +111,22 @@ def run_setting(name: str, generator: str, parallels: List[int], pool: List[str]
         launcher.wait_until_healthy(servers, timeout_s=300)
         url = f"{settings.rasa_url}/webhooks/rest/webhook"
         conversation(url, f"{name}-warm", 0, pool)  # the first turns load what they need
-        return [dict(load(url, n, f"{name}-{n}", pool), setting=name) for n in parallels]
+        rows = []
+        for n in parallels:
+            before = draft_counts(settings.log_url)
+            row = dict(load(url, n, f"{name}-{n}", pool), setting=name)
+            time.sleep(settings.log_deadline_s + 1)  # the last turns' rows are written
+            row["drafts"] = dict(draft_counts(settings.log_url) - before)
+            rows.append(row)
+        return rows
     finally:
         launcher.stop(servers)
+
+
+def _drafts(counts: Optional[dict]) -> str:
+    if not counts:
+        return "-"
+    return " / ".join(str(counts.get(k, 0)) for k in ("sent", "rejected", "late", "busy"))
 
 
 def render(rows: List[dict], run: Optional[str], seconds: float) -> str:
@@ -108,29 +142,32 @@ def render(rows: List[dict], run: Optional[str], seconds: float) -> str:
         f"{MESSAGES_PER_CONVERSATION} help-centre questions one after the other; all conversations "
         f"run at once. Drafter run: `{run or 'none'}`. {seconds:.0f} s in all.",
         "",
-        "| replies | conversations at once | messages | messages/s | p50 | p95 | apologies | drafted | drafts/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| replies | conversations at once | messages | messages/s | p50 | p95 | apologies | drafted | drafts/s | drafts: sent / rejected / late / busy |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['parallel']} | {r['messages']} | {r['messages_per_s']:.1f} | "
                      f"{r['p50']:.2f} s | {r['p95']:.2f} s | {r['apologies']} | {r['drafted']} | "
-                     f"{r['drafts_per_s']:.2f} |")
+                     f"{r['drafts_per_s']:.2f} | {_drafts(r.get('drafts'))} |")
     lines += ["", "**apologies**: replies that were the time-out or failure apology instead of an answer. "
               "**drafted**: replies that were a checked draft; every other reply was the quoted answer "
-              "(the drafter was busy, its draft failed a check, or no drafter).", ""]
+              "(the drafter was busy, its draft failed a check, or no drafter). **drafts**: what became "
+              "of the drafts started (the log's drafts table): sent, rejected by a check, late (past the "
+              "draft deadline), busy (turned away at once: the batcher's queue was full).", ""]
     return "\n".join(lines)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--parallel", type=int, nargs="+", default=[20, 50])
+    parser.add_argument("--parallel", type=int, nargs="+", default=[2, 20, 50])
     parser.add_argument("--run", default=None, help="drafter run (default: the newest good one)")
+    parser.add_argument("--no-drafts", action="store_true", help="extractive replies only")
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench_load.md")
     args = parser.parse_args(argv)
     from bot.generation.runs import latest_good
     from bot.settings import get_settings
 
-    run = args.run or (str(latest_good(get_settings().models_dir) or "") or None)
+    run = None if args.no_drafts else args.run or (str(latest_good(get_settings().models_dir) or "") or None)
     pool = questions(400)
     started = time.perf_counter()
     rows = run_setting("extractive", "off", args.parallel, pool)

@@ -4,6 +4,7 @@
     python -m bot generator finetune [--recipe cpu|gpu|smoke]
     python -m bot generator ensure                fine-tune only if there is no good run (make run)
     python -m bot generator draft "question"      draft one reply with the latest good run
+    python -m bot generator ship [RUN]            its adapter -> models/shipped/drafter (commit it)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bot.settings import get_settings
@@ -79,9 +81,14 @@ def _cmd_ensure(args: argparse.Namespace) -> int:
     from bot.generation.choice import choose
     from bot.generation.runs import latest_good
 
+    from bot.generation.choice import use_shipped
+
     settings = get_settings()
     if settings.generator not in ("auto", "off"):
         return 0  # a run or model named explicitly: nothing to train
+    shipped = use_shipped(replace(settings, generator="auto"))
+    if shipped:
+        print(f"generator: {shipped}", flush=True)
     run = latest_good(settings.models_dir)
     if run is None:
         print("generator: no fine-tuned run yet; training one with the CPU recipe "
@@ -114,6 +121,22 @@ def _cmd_draft(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ship(args: argparse.Namespace) -> int:
+    """Copies a run's adapter into the repository (bot/generation/shipped.py)."""
+    from bot.generation.runs import latest_good
+    from bot.generation.shipped import ship, shipped_dir
+
+    settings = get_settings()
+    run = Path(args.run) if args.run else latest_good(settings.models_dir)
+    if run is None or run.name.endswith("-shipped"):
+        print("no trained run to ship: python -m bot generator finetune", file=sys.stderr)
+        return 1
+    manifest = ship(run, shipped_dir(settings))
+    print(f"shipped {run.name}: {manifest['shipped']['parameters']:,} parameters (fp16) -> "
+          f"{shipped_dir(settings)}; commit it")
+    return 0
+
+
 def add_generator_commands(subparsers) -> None:
     gen = subparsers.add_parser("generator", help="the reply drafter: data, fine-tune, draft")
     sub = gen.add_subparsers(dest="generator_command", required=True)
@@ -126,6 +149,9 @@ def add_generator_commands(subparsers) -> None:
     ft.add_argument("--steps", type=int, default=None, help="at most this many steps")
     ft.add_argument("--epochs", type=int, default=None)
     ft.set_defaults(func=_cmd_finetune)
+    ship = sub.add_parser("ship", help="copy a run's adapter into models/shipped/drafter (to commit)")
+    ship.add_argument("run", nargs="?", default=None, help="run folder (default: the latest good run)")
+    ship.set_defaults(func=_cmd_ship)
     ensure = sub.add_parser("ensure", help="fine-tune with the CPU recipe if there is no good run")
     ensure.set_defaults(func=_cmd_ensure)
     draft = sub.add_parser("draft", help="draft one reply with the latest good run",

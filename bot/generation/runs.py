@@ -43,6 +43,12 @@ def latest_good(models_dir: Path, recipe: Optional[str] = None) -> Optional[Path
     return None
 
 
+def latest_current(models_dir: Path, data_hash: str) -> Optional[Path]:
+    """The newest good run trained on data with this hash, or None."""
+    candidates = sorted(runs_dir(models_dir).glob("*"), key=lambda p: p.name, reverse=True)
+    return next((r for r in candidates if is_good(r) and read_manifest(r).get("data_hash") == data_hash), None)
+
+
 def convert_ct2(merged: Path, out: Path, quantization: str = "int8") -> Path:
     """Converts a merged checkpoint for CTranslate2 (about 15 s); the tokenizer files go along."""
     import shutil

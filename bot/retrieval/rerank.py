@@ -85,6 +85,15 @@ class Reranker:
         with self._torch.inference_mode():
             return mean_pooled(self.model, batch).float().cpu().numpy()
 
+    def warm(self, texts: Sequence[str], batch_size: int = 32) -> int:
+        """Encodes the texts not cached yet (the action server does every unit once at start, in
+        the background, so that under load only questions are encoded); returns how many."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._units]
+        for i in range(0, len(missing), batch_size):
+            chunk = missing[i:i + batch_size]
+            self._units.update(zip(chunk, self.encode(chunk)))
+        return len(missing)
+
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         """The cosine of the question and each text under the fine-tuned model (higher is better)."""
         if not texts:

@@ -207,7 +207,8 @@ def test_a_draft_over_its_budget_is_abandoned(smoke_run, retriever):
 
 
 def test_a_turn_that_finds_the_drafter_busy_does_not_wait_for_it(monkeypatch, retriever):
-    """While one customer's draft decodes, another customer's turn gets its answer at once."""
+    """While one customer's draft decodes and another's waits for the next batch, a third
+    customer's turn gets its answer at once (the queue is full: it is not made to wait)."""
     import threading
 
     from bot.answering.policy import Components, respond
@@ -223,13 +224,18 @@ def test_a_turn_that_finds_the_drafter_busy_does_not_wait_for_it(monkeypatch, re
             release.wait(10)
             return Generation("Refunds take 2 days [return-policy].", 300, 12, 0.1, 0.3, False)
 
-    drafter = Drafter(Slow(), "slow", retriever.embedder.encode, 0.6)
+    drafter = Drafter(Slow(), "slow", retriever.embedder.encode, 0.6, max_waiting=1)
     monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
     components = Components(retriever, drafter=drafter, draft_deadline_s=5.0)
     first = threading.Thread(target=respond, args=(components, "how long do refunds to paypal take",))
     first.start()
     try:
         assert decoding.wait(5)
+        second = threading.Thread(target=respond, args=(components, "can i return a sale item",))
+        second.start()
+        deadline = time.monotonic() + 5
+        while drafter.batcher.waiting() < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         started = time.perf_counter()
         answer = respond(components, "how long does express shipping to canada take")
         assert time.perf_counter() - started < 1.0
@@ -238,6 +244,7 @@ def test_a_turn_that_finds_the_drafter_busy_does_not_wait_for_it(monkeypatch, re
     finally:
         release.set()
         first.join()
+        second.join()
 
 
 def test_the_customer_gets_the_extractive_answer_when_the_draft_fails(monkeypatch, retriever):
@@ -286,3 +293,67 @@ def test_a_refusal_offers_a_person_only_when_refusals_are_trusted(trusted, monke
     else:  # search found a passage: the extractive reply, and the log says why the draft was not sent
         assert answer.kind == "extractive"
         assert (answer.draft.status, answer.draft.failed_check) == ("rejected", "refusal not trusted")
+
+
+def _respond_async(components, text):
+    """policy.respond_async as the action server runs it: blocking steps in a thread pool."""
+    import asyncio
+    import concurrent.futures
+    import functools
+
+    from bot.answering.policy import respond_async
+
+    pool = concurrent.futures.ThreadPoolExecutor(2)
+
+    async def run_blocking(fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args))
+
+    try:
+        return asyncio.run(respond_async(components, run_blocking, text))
+    finally:
+        pool.shutdown(wait=False)
+
+
+def test_the_action_servers_path_quotes_when_the_model_fails(monkeypatch, retriever):
+    from bot.answering.policy import Components
+
+    class Broken:
+        tokenizer = None
+
+        def generate(self, prompt, max_new_tokens, deadline_s):
+            raise RuntimeError("out of memory")
+
+    drafter = Drafter(Broken(), "broken", retriever.embedder.encode, 0.6)
+    monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
+    answer = _respond_async(Components(retriever, drafter=drafter, draft_deadline_s=3.0),
+                            "how long does express shipping to canada take")
+    assert answer.kind == "extractive" and "Canada" in answer.text
+    assert answer.draft.status == "fallback" and answer.draft.failed_check == "error: RuntimeError"
+
+
+def test_the_action_servers_path_waits_no_longer_than_the_draft_deadline(monkeypatch, retriever):
+    import threading
+
+    from bot.answering.policy import Components
+    from bot.generation.runtimes import Generation
+
+    release = threading.Event()
+
+    class Stuck:  # a decode that ignores its deadline (the wait must not)
+        tokenizer = None
+
+        def generate(self, prompt, max_new_tokens, deadline_s):
+            release.wait(10)
+            return Generation("Express to Canada takes 2 days [delivery-canada].", 300, 12, 0.1, 0.3, False)
+
+    drafter = Drafter(Stuck(), "stuck", retriever.embedder.encode, 0.6)
+    monkeypatch.setattr("bot.generation.drafter.render", lambda *a, **k: "prompt")
+    started = time.perf_counter()
+    try:
+        answer = _respond_async(Components(retriever, drafter=drafter, draft_deadline_s=0.5),
+                                "how long does express shipping to canada take")
+    finally:
+        release.set()
+    assert time.perf_counter() - started < 2.0
+    assert answer.kind == "extractive" and "Canada" in answer.text
+    assert answer.draft.status == "timeout"
