@@ -36,6 +36,7 @@ from bot.settings import get_settings
 logger = logging.getLogger(__name__)
 
 REPLAY_EVERY_S = 5.0
+WORKER_ACK_TIMEOUT_S = 150  # within the launcher's wait for /health (bot/launcher.py)
 
 
 def _configure_logging() -> None:
@@ -122,6 +123,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     executor = ActionExecutor()
     executor.register_package(args.actions)
 
+    # The worker loads the knowledge base, the re-ranker and the drafter before it tells the main
+    # process it is up (actions/actions.py); on 2 busy cores that can take longer than Sanic's 30 s.
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_ACK_TIMEOUT_S * 10  # tenths of a second
     loader = AppLoader(factory=partial(create_app, executor))
     app = loader.load()
     app.prepare(

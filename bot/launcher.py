@@ -325,7 +325,7 @@ def run_forever(settings: Settings) -> int:
         ),
         start_desk(settings, log_dir),
     ]
-    training = start_background_training(settings, log_dir)
+    training = None
     stopping = {"now": False}
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -335,6 +335,8 @@ def run_forever(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         wait_until_healthy(servers)
+        # Only now: training from the start would slow the servers' own start past their limits.
+        training = start_background_training(settings, log_dir)
         print(banner(settings, time.monotonic() - started, training), flush=True)
         while not stopping["now"]:
             if training is not None and training.process.poll() is not None:
