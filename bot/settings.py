@@ -181,7 +181,9 @@ class Settings:
     # 1 on a CPU: CTranslate2 decodes a batch of prompts of unequal length no faster than one by
     # one (reports/bench_drafter.md); transformers (the GPU path) gains from 4 to 8.
     draft_max_batch: int = 1
-    draft_max_waiting: int = 4
+    # 0: a draft is started only when the model is idle. One draft takes about 2.4 s on 2 cores
+    # (reports/bench_drafter.md), so a draft that waits behind another misses the 3 s deadline.
+    draft_max_waiting: int = 0
     # Drafting competes with searching for the same cores: with more turns than this under way in
     # the action server, turns are quoted without drafting (bot/services.py answer_async).
     draft_max_in_flight: int = 2

@@ -17,8 +17,10 @@ is 1 on a CPU (`BOT_DRAFT_MAX_BATCH`), and the queue still gives the turn-away a
 
 Nobody waits past their deadline: a request that is already late when its batch starts is not
 decoded (its future gets a timed-out Generation), each row of a batch stops at its own deadline,
-and at most `max_waiting` requests wait; `submit` refuses more (returns None), so a turn that
-cannot be drafted in time gets the quoted answer at once instead of queueing. The caller waits on
+and at most `max_waiting` requests wait behind the batch being decoded; `submit` refuses more
+(returns None), so a turn that cannot be drafted in time gets the quoted answer at once instead of
+queueing. With `max_waiting` 0 a draft is taken only when the model is idle: on 2 CPU cores one
+draft takes longer than half the draft deadline, so one that waits is late anyway. The caller waits on
 the future without holding a worker thread (actions/actions.py awaits it).
 """
 
@@ -56,13 +58,16 @@ class DraftBatcher:
         self._waiting: Deque[_Request] = deque()
         self._ready = threading.Condition()
         self._worker: Optional[threading.Thread] = None
+        self._decoding = False
         self.batches = 0  # how many batches were decoded, and their sizes (for the benchmark)
         self.batch_sizes: List[int] = []
 
     def submit(self, prompt: str, deadline: float) -> Optional[Future]:
-        """A future for the draft of `prompt`, or None when `max_waiting` drafts wait already."""
+        """A future for the draft of `prompt`, or None when `max_waiting` drafts wait already
+        behind the one decoding (with 0: unless the model is idle)."""
         with self._ready:
-            if len(self._waiting) >= self.max_waiting:
+            idle = not self._decoding and not self._waiting
+            if not idle and len(self._waiting) >= self.max_waiting:
                 return None
             request = _Request(prompt, deadline)
             self._waiting.append(request)
@@ -81,6 +86,7 @@ class DraftBatcher:
         with self._ready:
             while not self._waiting:
                 self._ready.wait()
+            self._decoding = True
             batch = [self._waiting.popleft()]
             until = time.monotonic() + self.wait_s
             while len(batch) < self.max_batch:
@@ -95,6 +101,8 @@ class DraftBatcher:
 
     def _run(self) -> None:
         while True:
+            with self._ready:
+                self._decoding = False
             batch = self._take()
             now = time.monotonic()
             live = []

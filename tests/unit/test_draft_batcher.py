@@ -103,3 +103,18 @@ def test_a_runtime_without_batches_decodes_the_prompts_one_by_one():
     runtime = OneByOne()
     out = decode_batch(runtime, ["a", "b"], 10, [5.0, 5.0])
     assert [g.text for g in out] == ["A", "B"] and runtime.prompts == ["a", "b"]
+
+
+def test_with_no_waiting_room_a_draft_starts_only_on_an_idle_model():
+    runtime = Recorder()
+    runtime.gate.clear()
+    batcher = DraftBatcher(runtime, max_waiting=0)
+    first = batcher.submit("idle model", in_(10))
+    assert first is not None and runtime.decoding.wait(5)
+    assert batcher.submit("while decoding", in_(10)) is None
+    runtime.gate.set()
+    first.result(5)
+    deadline = time.monotonic() + 5
+    while batcher._decoding and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert batcher.submit("idle again", in_(10)).result(5).text == "answer to idle again"
