@@ -69,9 +69,10 @@ def get_retriever(settings: Optional[Settings] = None):
 
             _model_stamp = model_files(settings)
             kb = load_index(settings.kb_dir, settings.embedding_model, embedder.dim, settings.articles_dir)
+            reranker = _load_reranker(settings)
             _retriever = Retriever(
-                kb, embedder, settings.kb_search_mode, settings.kb_threshold,
-                reranker=_load_reranker(settings), rerank_top=settings.kb_rerank_top,
+                kb, embedder, settings.kb_search_mode, first_stage_threshold(settings, reranker),
+                reranker=reranker, rerank_top=settings.kb_rerank_top,
             )
             if _retriever.reranker is not None:
                 _warm_in_background(_retriever)
@@ -91,6 +92,14 @@ def _warm_in_background(retriever) -> None:
         logger.info("kb.reranker_warm units=%d seconds=%.1f", n, time.monotonic() - started)
 
     threading.Thread(target=warm, name="reranker-warm", daemon=True).start()
+
+
+def first_stage_threshold(settings: Settings, reranker) -> float:
+    """The cosine below which the bot refuses without a confidence model: stricter while an
+    expected re-ranker is still being trained (``kb_warmup_threshold``)."""
+    if reranker is None and settings.kb_reranker == "auto":
+        return max(settings.kb_threshold, settings.kb_warmup_threshold)
+    return settings.kb_threshold
 
 
 def _load_reranker(settings: Settings):
@@ -156,8 +165,10 @@ def reload_if_retrained(settings: Optional[Settings] = None) -> bool:
     from bot.retrieval.search import Retriever
 
     try:
-        retriever = Retriever(old.kb, old.embedder, settings.kb_search_mode, settings.kb_threshold,
-                              reranker=_load_reranker(settings), rerank_top=settings.kb_rerank_top)
+        reranker = _load_reranker(settings)
+        retriever = Retriever(old.kb, old.embedder, settings.kb_search_mode,
+                              first_stage_threshold(settings, reranker), reranker=reranker,
+                              rerank_top=settings.kb_rerank_top)
         if retriever.reranker is not None:
             retriever.reranker.warm([p.context for p in retriever.kb.passages])
         confidence = _load_confidence(settings, retriever)

@@ -89,6 +89,12 @@ class Settings:
     kb_search_mode: str = "hybrid"  # candidates from dense, bm25 or hybrid (reports/answers.md)
     # Fallback "I don't know" when there is no confidence model: best cosine below this.
     kb_threshold: float = 0.45
+    # While the re-ranker is still being trained (a first `make run`, bot/launcher.py), the bot
+    # refuses below this instead: the lowest cosine at which 90 % of the calibrate split's
+    # unanswerable questions are refused (it refuses 40 % of its answerable ones; at 0.45, 75 % and
+    # 10 %). Chosen on those training questions, not on a reported set: a wrong answer is worse
+    # than an offer of a person for the 20 minutes the training takes.
+    kb_warmup_threshold: float = 0.575
     kb_top_k: int = 5
     # The cross-encoder re-ranker (bot/retrieval/rerank.py): "auto" uses models/reranker when it
     # has been trained (make reranker), "off" keeps the first-stage order; or a folder.

@@ -55,7 +55,7 @@ def is_refusal_text(text: str) -> bool:
     return is_refusal(text) or "can't look that up" in text.lower()
 
 
-WARMUP = "while the re-ranker trains (first-stage order, cosine threshold)"
+WARMUP = "while the re-ranker trains (first-stage order, stricter cosine threshold)"
 
 
 def warmup_components(base, settings):
@@ -63,8 +63,10 @@ def warmup_components(base, settings):
     trained in the background (bot/launcher.py): first-stage search, the cosine threshold."""
     from bot.retrieval.search import Retriever
 
+    from bot.services import first_stage_threshold
+
     retriever = Retriever(base.retriever.kb, base.retriever.embedder, settings.kb_search_mode,
-                          settings.kb_threshold, reranker=None)
+                          first_stage_threshold(settings, None), reranker=None)
     return replace(base, retriever=retriever, confidence=None)
 
 

@@ -23,7 +23,8 @@ def bare_server(monkeypatch, tmp_path):
         pytest.fail("no trained re-ranker: make reranker")
     settings = dataclasses.replace(real, models_dir=tmp_path)  # its re-ranker, confidence, matcher
     trained = services.get_retriever(real)
-    first_stage = Retriever(trained.kb, trained.embedder, settings.kb_search_mode, settings.kb_threshold)
+    first_stage = Retriever(trained.kb, trained.embedder, settings.kb_search_mode,
+                            services.first_stage_threshold(settings, None))
     monkeypatch.setattr(services, "_retriever", first_stage)
     monkeypatch.setattr(services, "_confidence", None)
     monkeypatch.setattr(services, "_approved", None)
@@ -48,6 +49,7 @@ def test_a_reranker_trained_while_the_server_runs_goes_live_with_its_confidence_
     assert services.reload_if_retrained(settings) is True
     parts = services.components(settings, with_drafter=False)
     assert parts.retriever.reranker is not None and parts.confidence is not None
+    assert parts.retriever.threshold == settings.kb_threshold  # the warm-up's stricter one is gone
     assert parts.retriever.kb is services.get_retriever(real).kb  # the index is not loaded again
 
     from bot.answering.policy import respond
@@ -78,3 +80,13 @@ def test_make_run_trains_in_the_background_only_what_make_says_is_missing(tmp_pa
     off = dataclasses.replace(settings, background_training=False)
     assert launcher.start_background_training(off, tmp_path / "logs") is None
     assert "Still training" not in launcher.banner(settings, 1.0, None)
+
+
+def test_until_the_reranker_is_trained_the_bot_refuses_more_readily():
+    settings = get_settings()
+    assert settings.kb_warmup_threshold > settings.kb_threshold
+    assert services.first_stage_threshold(settings, None) == settings.kb_warmup_threshold
+    assert services.first_stage_threshold(settings, object()) == settings.kb_threshold
+    # a team that turned the re-ranker off chose first-stage search: its threshold stays
+    off = dataclasses.replace(settings, kb_reranker="off")
+    assert services.first_stage_threshold(off, None) == settings.kb_threshold
