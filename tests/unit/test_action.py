@@ -27,6 +27,15 @@ DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
 SENT_AT = time.time()
 
 
+def answers_with(monkeypatch, fake):
+    """The action's search (services.answer_async) answered by a blocking stand-in run in a
+    thread, as the answer pool runs the policy: these tests are about the action, not search."""
+    async def answer_async(text, previous=None, history=()):
+        return await asyncio.to_thread(fake, text, previous, history)
+
+    monkeypatch.setattr(module.services, "answer_async", answer_async)
+
+
 def tracker(text, intent, entities=(), sender="s1"):
     message = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": list(entities)}
     user = {"event": "user", "timestamp": SENT_AT, "text": text, "input_channel": "rest",
@@ -74,7 +83,7 @@ def action(monkeypatch):
 
 
 def test_a_request_for_a_person_queues_the_conversation_and_pauses_it(action, monkeypatch, log_engine):
-    monkeypatch.setattr(module.services, "answer", lambda *a: pytest.fail("searched"))
+    answers_with(monkeypatch, lambda *a: pytest.fail("searched"))
     messages, events = run(action, "human please", "contact_human_agent")
     (reply,) = [m["text"] for m in messages]
     # Which of the two depends on the hour (bot/handoff/hours.py, tested on fixed clocks).
@@ -101,7 +110,7 @@ def test_the_search_gets_the_message_without_entity_values_and_the_previous_ques
         seen.update(text=text, previous=previous, history=history)
         return Answer("You can track it in Account > Orders.", "extractive", offers_handoff=False)
 
-    monkeypatch.setattr(module.services, "answer", fake_answer)
+    answers_with(monkeypatch, fake_answer)
     entity = {"entity": "order_number", "value": "#123456", "start": 18, "end": 25}
     messages, events = run(action, "where is my order #123456", "track_order", [entity])
     # The number says nothing about which article helps; nothing was said before.
@@ -123,7 +132,7 @@ def test_an_answer_is_logged_with_its_retrievals_and_draft_before_the_reply_is_r
     ]
     draft = DraftOutcome("run-7", "a" * 64, "PayPal refunds take 3-5 days.", "sent",
                          latency_ms=900, prompt_tokens=410, new_tokens=12)
-    monkeypatch.setattr(module.services, "answer", lambda *a: Answer(
+    answers_with(monkeypatch, lambda *a: Answer(
         "PayPal refunds take 3-5 days.", "drafted", False, sources=sources, draft=draft))
     entity = {"entity": "email", "value": "ann@example.com", "start": 28, "end": 43,
               "extractor": "DIETClassifier", "processors": []}
@@ -146,7 +155,7 @@ def test_an_answer_is_logged_with_its_retrievals_and_draft_before_the_reply_is_r
 
 
 def test_a_slow_search_gives_the_fallback_within_the_deadline(action, monkeypatch, log_engine):
-    monkeypatch.setattr(module.services, "answer", lambda *a: time.sleep(2))
+    answers_with(monkeypatch, lambda *a: time.sleep(2))
     timing = {}
     messages, events = run(action, "where is my refund", "track_refund", timing=timing)
     assert timing["seconds"] < 1.0
@@ -160,13 +169,13 @@ def test_a_failing_search_gives_the_fallback(action, monkeypatch):
     def broken(*args):
         raise RuntimeError("index unreadable")
 
-    monkeypatch.setattr(module.services, "answer", broken)
+    answers_with(monkeypatch, broken)
     messages, events = run(action, "where is my refund", "track_refund")
     assert messages[0]["text"] == SEARCH_FAILED and events[0]["value"] is True
 
 
 def test_unsure_nlu_and_nothing_in_the_articles_gets_the_rephrase_offer(action, monkeypatch, log_engine):
-    monkeypatch.setattr(module.services, "answer", lambda *a: Answer(NO_ANSWER, "no_answer", True))
+    answers_with(monkeypatch, lambda *a: Answer(NO_ANSWER, "no_answer", True))
     messages, events = run(action, "blorf quax", "nlu_fallback")
     assert messages[0]["response"] == "utter_ask_rephrase_or_handoff"
     messages, _ = run(action, "do you sell cars on mars", "place_order")
@@ -182,7 +191,7 @@ def test_a_broken_log_does_not_break_the_reply(action, monkeypatch, caplog):
         raise RuntimeError("log unavailable")
 
     monkeypatch.setattr(services, "get_conversation_log", no_log)
-    monkeypatch.setattr(module.services, "answer", lambda *a: Answer("the answer", "extractive", False))
+    answers_with(monkeypatch, lambda *a: Answer("the answer", "extractive", False))
     messages, _ = run(action, "how do refunds work", "check_refund_policy")
     assert messages[0]["text"] == "the answer"
     assert "storage.turn_not_logged" in caplog.text
