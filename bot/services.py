@@ -272,8 +272,6 @@ def get_drafter(settings: Optional[Settings] = None):
     with _lock:
         if _drafter is False:
             from bot.generation.choice import choose, use_shipped
-            from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
-            from bot.generation.drafter import Drafter
             from bot.generation.runtimes import open_runtime
 
             shipped = use_shipped(settings)
@@ -287,21 +285,28 @@ def get_drafter(settings: Optional[Settings] = None):
                 _drafter = None
             else:
                 runtime = open_runtime(str(source), settings.generator_runtime)
-                _drafter = Drafter(
-                    runtime, run=Path(str(source)).name, embed=embedder.encode,
-                    threshold=settings.draft_support_threshold,
-                    max_new_tokens=settings.draft_max_new_tokens,
-                    # The gate decides whether a refusal stands; untrusted refusals are replaced by
-                    # the extractive reply anyway, and decoding again would only cost time
-                    # (reports/generator.md: p95 2.88 s gated against 1.85 s plain greedy).
-                    refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
-                    vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir),
-                    max_batch=settings.draft_max_batch, max_waiting=settings.draft_max_waiting,
-                    batch_wait_s=settings.draft_batch_wait_ms / 1000,
-                )
+                _drafter = new_drafter(settings, runtime, Path(str(source)).name, embedder.encode)
                 logger.info("generator.loaded run=%s runtime=%s: %s", source, runtime.name,
                             choice.note)
         return _drafter
+
+
+def new_drafter(settings: Settings, runtime, run: str, embed):
+    """A Drafter over `runtime` configured from the settings (the bot's, and `make bench-drafter`'s)."""
+    from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
+    from bot.generation.drafter import Drafter
+
+    return Drafter(
+        runtime, run=run, embed=embed, threshold=settings.draft_support_threshold,
+        max_new_tokens=settings.draft_max_new_tokens,
+        # The gate decides whether a refusal stands; untrusted refusals are replaced by the
+        # extractive reply anyway, and decoding again would only cost time
+        # (reports/generator.md: p95 2.88 s gated against 1.85 s plain greedy).
+        refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
+        vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir),
+        max_batch=settings.draft_max_batch, max_waiting=settings.draft_max_waiting,
+        batch_wait_s=settings.draft_batch_wait_ms / 1000,
+    )
 
 
 def answer(text: str, previous: Optional[str] = None, history: Sequence["Turn"] = ()) -> "Answer":

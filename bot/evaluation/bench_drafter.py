@@ -50,16 +50,12 @@ def _subset(every: int):
 
 
 def _drafter(run: Path, runtime: str, compute_type: str, settings, embed):
-    from bot.generation.dataset import TRAIN_DIR, answer_vocabulary
-    from bot.generation.drafter import Drafter
     from bot.generation.runtimes import open_runtime
+    from bot.services import new_drafter
 
     rt = open_runtime(str(run), runtime, device="cpu",
                       compute_type=compute_type if runtime == "ctranslate2" else None)
-    return Drafter(rt, run.name, embed, settings.draft_support_threshold,
-                   max_new_tokens=settings.draft_max_new_tokens,
-                   refusal_min_prob=settings.draft_refusal_min_prob if settings.draft_trust_refusal else 0.0,
-                   vocabulary=answer_vocabulary(settings.root / TRAIN_DIR, settings.articles_dir))
+    return new_drafter(settings, rt, run.name, embed)
 
 
 def correctness(run: Path, runtime: str, compute_type: str, items, settings) -> dict:

@@ -39,7 +39,7 @@ def packaged_gguf_dir() -> Path:
     return folder
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -73,7 +73,7 @@ def convert_packaged(out_dir: Path) -> Path:
     manifest = {
         "name": PACKAGED,
         "source": f"{WHEEL}=={importlib.metadata.version(WHEEL)}:{GGUF_FILE}",
-        "gguf_sha256": _sha256(source / GGUF_FILE),
+        "gguf_sha256": sha256_of(source / GGUF_FILE),
         "dtype": "float32 (dequantized from Q4_1)",
         "parameters": sum(p.numel() for p in model.parameters()),
         "license": "Apache-2.0",

@@ -17,13 +17,14 @@ run to keep the repository's copy current.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
 import time
 from pathlib import Path
 from typing import Optional, Tuple
+
+from bot.generation.model import sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +33,6 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 def shipped_dir(settings) -> Path:
     return settings.models_dir / "shipped" / "drafter"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ship(run: Path, out: Path) -> dict:
@@ -61,7 +54,7 @@ def ship(run: Path, out: Path) -> dict:
     manifest["shipped"] = {
         "from_run": run.name,
         "adapter_dtype": "float16",
-        "adapter_sha256": _sha256(tmp / "adapter_model.safetensors"),
+        "adapter_sha256": sha256_of(tmp / "adapter_model.safetensors"),
         "parameters": sum(v.numel() for v in weights.values()),
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
@@ -87,7 +80,7 @@ def check(folder: Path, data_hash: str, base_manifest: Optional[dict]) -> Tuple[
         return None, f"the shipped adapter's base (sha256 {wanted}) is not the installed one ({have})"
     if not all((folder / f).exists() for f in ADAPTER_FILES):
         return None, f"{folder} lacks {', '.join(ADAPTER_FILES)}"
-    if _sha256(folder / "adapter_model.safetensors") != shipped.get("adapter_sha256"):
+    if sha256_of(folder / "adapter_model.safetensors") != shipped.get("adapter_sha256"):
         return None, "the shipped adapter's file does not match its manifest's sha256"
     return manifest, ""
 
